@@ -1,0 +1,156 @@
+"""Database tables. The database is the truth: cases, dialogs, outbox, audit trail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _json(default: Any) -> Any:
+    return Field(default_factory=lambda: type(default)(), sa_column=Column(JSON, nullable=False))
+
+
+class User(SQLModel, table=True):
+    """A person on a channel; members fill the profile fields when they register."""
+
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(default="telegram", max_length=16)
+    external_id: str = Field(max_length=64, index=True)
+    chat_id: str = Field(max_length=64)
+    display_name: str = Field(default="", max_length=128)
+    language: str | None = Field(default=None, max_length=8)  # chosen with /bahasa
+    client_language: str | None = Field(default=None, max_length=16)
+    full_name: str | None = Field(default=None, max_length=128)
+    kim_group: str | None = Field(default=None, max_length=128)
+    village: str | None = Field(default=None, max_length=128)
+    district: str | None = Field(default=None, max_length=128)
+    phone: str | None = Field(default=None, max_length=32)
+    office: str | None = Field(default=None, max_length=24)
+    registered_at: datetime | None = None
+    active: bool = True
+    created_at: datetime
+
+
+class RoleBinding(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    office: str = Field(max_length=24, index=True)
+    role: str = Field(max_length=16)
+    active: bool = True
+    created_at: datetime
+    revoked_at: datetime | None = None
+    invitation_code: str | None = Field(default=None, max_length=32)
+
+
+class Invitation(SQLModel, table=True):
+    """One-time deep-link code that binds whoever opens it to a role."""
+
+    code: str = Field(primary_key=True, max_length=32)
+    office: str = Field(max_length=24)
+    role: str = Field(max_length=16)
+    created_by: str = Field(max_length=64)
+    created_at: datetime
+    expires_at: datetime
+    used_by: int | None = Field(default=None, foreign_key="user.id")
+    used_at: datetime | None = None
+
+
+class AgendaCounter(SQLModel, table=True):
+    """Last agenda number given per office per year (Buku Agenda)."""
+
+    office: str = Field(primary_key=True, max_length=24)
+    year: int = Field(primary_key=True)
+    last: int = 0
+
+
+class Case(SQLModel, table=True):
+    """A surat masuk and its journey through an SOP."""
+
+    __table_args__ = (UniqueConstraint("office", "agenda_year", "agenda_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    office: str = Field(max_length=24, index=True)
+    sop_code: str = Field(max_length=24)
+    agenda_year: int
+    agenda_seq: int
+    agenda_number: str = Field(max_length=64)
+    requester_id: int | None = Field(default=None, foreign_key="user.id", index=True)
+    started_by_id: int = Field(foreign_key="user.id")
+    subject: str = Field(max_length=256)  # perihal
+    purpose: str = Field(max_length=2000)  # maksud dan tujuan
+    status: str = Field(default="open", max_length=16, index=True)
+    step_no: int
+    version: int = 1  # bumped on every move; buttons carry it so stale ones are refused
+    step_started_at: datetime
+    created_at: datetime
+    finished_at: datetime | None = None
+    request_key: str = Field(max_length=64, unique=True)  # idempotency of submission
+
+
+class Attachment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    kind: str = Field(max_length=16)  # photo | document
+    file_ref: str = Field(max_length=256)  # channel's file id
+    file_name: str = Field(default="", max_length=256)
+    mime: str = Field(default="", max_length=128)
+    size: int = 0
+    label: str = Field(default="", max_length=128)  # which Kelengkapan it answers
+    step_no: int = 0
+    uploaded_by: int = Field(foreign_key="user.id")
+    created_at: datetime
+
+
+class AuditEntry(SQLModel, table=True):
+    """One line of the lembar disposisi: who did what, when, with which note."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    at: datetime
+    step_no: int
+    action: str = Field(max_length=16)
+    kind: str = Field(max_length=16)
+    actor_id: int = Field(foreign_key="user.id")
+    actor_role: str = Field(default="", max_length=16)
+    note: str = Field(default="", max_length=2000)
+    to_step: int | None = None
+
+
+class Notification(SQLModel, table=True):
+    """Outbox row, written in the same transaction as the change that causes it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    recipient_id: int = Field(foreign_key="user.id", index=True)
+    case_id: int | None = Field(default=None, foreign_key="case.id")
+    case_version: int | None = None
+    key: str = Field(max_length=64)
+    params: dict[str, Any] = _json({})
+    actions: list[str] = _json([])  # action codes to offer as buttons
+    attachment_ids: list[int] = _json([])
+    status: str = Field(default="pending", max_length=16, index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(index=True)
+    created_at: datetime
+    sent_at: datetime | None = None
+    last_error: str = Field(default="", max_length=512)
+
+
+class Dialog(SQLModel, table=True):
+    """Where a person is in a guided conversation; survives restarts."""
+
+    user_id: int = Field(primary_key=True, foreign_key="user.id")
+    state: str = Field(max_length=32)
+    data: dict[str, Any] = _json({})
+    updated_at: datetime
+
+
+class ProcessedUpdate(SQLModel, table=True):
+    """Updates already handled, so a replayed one changes nothing."""
+
+    key: str = Field(primary_key=True, max_length=64)
+    at: datetime

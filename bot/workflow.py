@@ -1,0 +1,429 @@
+"""The workflow engine: cases move through SOP steps, authorised and audited.
+
+No channel code here: callers pass plain values and get rows or `KimError`s back.
+Every change and the notifications it causes are written in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from bot.clock import Clock, from_db, to_db
+from bot.errors import BadInput, NotAllowed, NotFound, Stale
+from bot.models import AgendaCounter, Attachment, AuditEntry, Case, RoleBinding, User
+from bot.outbox import holders, notify
+from bot.sop import Action, ActionKind, Sop, SopRegistry, Step
+from bot.sop.model import REQUESTER
+
+MAX_NOTE = 1000
+MAX_PURPOSE = 2000
+MAX_SUBJECT = 200
+
+
+@dataclass(frozen=True)
+class FileIn:
+    """An uploaded file as the channel reports it."""
+
+    kind: str  # photo | document
+    file_ref: str
+    file_name: str = ""
+    mime: str = ""
+    size: int = 0
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Moved:
+    """What an action did, for the actor's confirmation message."""
+
+    case: Case
+    action: Action
+    to_step: Step | None  # None when finished or returned to the requester
+    to_requester: bool = False
+    finished: bool = False
+
+
+class Workflow:
+    def __init__(self, registry: SopRegistry, clock: Clock) -> None:
+        self.registry = registry
+        self.clock = clock
+
+    # -- lookups -------------------------------------------------------------------------
+
+    def sop_of(self, case: Case) -> Sop:
+        sop = self.registry.get(case.sop_code)
+        if sop is None:
+            raise NotFound("error.sop_missing", sop=case.sop_code)
+        return sop
+
+    def current_step(self, case: Case) -> Step:
+        return self.sop_of(case).step(case.step_no)
+
+    @staticmethod
+    def roles_of(session: Session, user_id: int, office: str) -> set[str]:
+        rows = session.exec(
+            select(RoleBinding.role)
+            .where(RoleBinding.user_id == user_id)
+            .where(RoleBinding.office == office)
+            .where(RoleBinding.active == True)  # noqa: E712
+        )
+        return set(rows)
+
+    def may_act(self, session: Session, case: Case, user: User) -> bool:
+        if case.status != "open" or user.id is None or not user.active:
+            return False
+        step = self.current_step(case)
+        return bool(self.roles_of(session, user.id, case.office) & set(step.roles))
+
+    def may_view(self, session: Session, case: Case, user: User) -> bool:
+        """The requester, anyone who acted on it, and the office's officials."""
+        if user.id is None:
+            return False
+        if case.requester_id == user.id:
+            return True
+        return bool(self.roles_of(session, user.id, case.office))
+
+    # -- agenda book ---------------------------------------------------------------------
+
+    def _next_agenda(self, session: Session, office: str, year: int) -> int:
+        """Next running number; the row lock serialises concurrent workers on PostgreSQL."""
+        for _ in range(3):
+            counter = session.exec(
+                select(AgendaCounter)
+                .where(AgendaCounter.office == office)
+                .where(AgendaCounter.year == year)
+                .with_for_update()
+            ).first()
+            if counter is not None:
+                counter.last += 1
+                session.add(counter)
+                session.flush()
+                return counter.last
+            try:
+                with session.begin_nested():
+                    session.add(AgendaCounter(office=office, year=year, last=0))
+            except IntegrityError:
+                continue  # another worker created it first; lock theirs
+        raise RuntimeError("agenda counter could not be locked")
+
+    # -- starting ------------------------------------------------------------------------
+
+    def submit_request(
+        self,
+        session: Session,
+        requester: User,
+        sop_code: str,
+        *,
+        subject: str,
+        purpose: str,
+        files: list[FileIn],
+        request_key: str,
+    ) -> tuple[Case, bool]:
+        """Register a member's request as a surat masuk. Returns (case, newly_created)."""
+        existing = session.exec(select(Case).where(Case.request_key == request_key)).first()
+        if existing is not None:
+            return existing, False
+        sop = self.registry.get(sop_code)
+        if sop is None or sop.started_by != REQUESTER:
+            raise BadInput("error.unknown_service")
+        if requester.registered_at is None or requester.id is None:
+            raise NotAllowed("error.not_registered")
+        purpose = purpose.strip()
+        if not purpose:
+            raise BadInput("error.empty_answer")
+        if len(purpose) > MAX_PURPOSE:
+            raise BadInput("error.too_long", limit=MAX_PURPOSE)
+        case = self._open_case(session, sop, requester, subject=subject, purpose=purpose,
+                               requester_id=requester.id, request_key=request_key)
+        assert case.id is not None
+        self._add_files(session, case, requester.id, files, sop.first.number)
+        self._audit(session, case, requester.id, REQUESTER, "ajukan", "submit", purpose,
+                    to_step=sop.first.number)
+        self._announce_step(session, case, sop.first, from_user=requester, note="")
+        return case, True
+
+    def start_internal(
+        self,
+        session: Session,
+        official: User,
+        sop_code: str,
+        *,
+        subject: str,
+        purpose: str,
+        request_key: str,
+    ) -> tuple[Case, bool]:
+        """Start an office-internal SOP (e.g. the Kepala Dinas orders an activity)."""
+        existing = session.exec(select(Case).where(Case.request_key == request_key)).first()
+        if existing is not None:
+            return existing, False
+        sop = self.registry.get(sop_code)
+        if sop is None or sop.started_by == REQUESTER or official.id is None:
+            raise BadInput("error.unknown_service")
+        if sop.started_by not in self.roles_of(session, official.id, sop.office):
+            raise NotAllowed("error.not_allowed")
+        case = self._open_case(session, sop, official, subject=subject, purpose=purpose,
+                               requester_id=None, request_key=request_key)
+        self._audit(session, case, official.id, sop.started_by, "mulai", "submit", purpose,
+                    to_step=sop.first.number)
+        self._announce_step(session, case, sop.first, from_user=official, note="")
+        return case, True
+
+    def _open_case(
+        self,
+        session: Session,
+        sop: Sop,
+        starter: User,
+        *,
+        subject: str,
+        purpose: str,
+        requester_id: int | None,
+        request_key: str,
+    ) -> Case:
+        assert starter.id is not None
+        office = self.registry.office(sop.office)
+        now = self.clock.now()
+        year = now.astimezone(_zone(office.timezone)).year
+        seq = self._next_agenda(session, office.code, year)
+        case = Case(
+            office=office.code,
+            sop_code=sop.code,
+            agenda_year=year,
+            agenda_seq=seq,
+            agenda_number=office.agenda_format.format(seq=seq, code=office.short_name, year=year),
+            requester_id=requester_id,
+            started_by_id=starter.id,
+            subject=subject.strip()[:MAX_SUBJECT] or sop.name[:MAX_SUBJECT],
+            purpose=purpose.strip()[:MAX_PURPOSE],
+            step_no=sop.first.number,
+            step_started_at=to_db(now),
+            created_at=to_db(now),
+            request_key=request_key,
+        )
+        session.add(case)
+        session.flush()
+        return case
+
+    # -- acting --------------------------------------------------------------------------
+
+    def act(
+        self,
+        session: Session,
+        case_id: int,
+        user: User,
+        *,
+        version: int,
+        action_code: str,
+        note: str = "",
+    ) -> Moved:
+        """Apply one button press after checking case, version, step, role and note."""
+        case = session.exec(select(Case).where(Case.id == case_id).with_for_update()).first()
+        if case is None:
+            raise NotFound()
+        if case.status == "finished":
+            raise Stale("error.case_closed", agenda=case.agenda_number)
+        if case.version != version or case.status != "open":
+            raise Stale(agenda=case.agenda_number)
+        sop = self.sop_of(case)
+        step = sop.step(case.step_no)
+        action = step.action(action_code)
+        if action is None:
+            raise Stale(agenda=case.agenda_number)
+        if user.id is None or not self.may_act(session, case, user):
+            raise NotAllowed()
+        note = note.strip()
+        if action.note_required and not note:
+            raise BadInput("error.note_required")
+        if len(note) > MAX_NOTE:
+            raise BadInput("error.too_long", limit=MAX_NOTE)
+        role = sorted(self.roles_of(session, user.id, case.office) & set(step.roles))[0]
+        return self._apply(session, sop, case, step, action, user, role, note)
+
+    def _apply(
+        self,
+        session: Session,
+        sop: Sop,
+        case: Case,
+        step: Step,
+        action: Action,
+        user: User,
+        role: str,
+        note: str,
+    ) -> Moved:
+        assert user.id is not None
+        assert case.id is not None
+        if action.kind is ActionKind.FINISH:
+            self._audit(session, case, user.id, role, action.code, action.kind, note, None)
+            case.status = "finished"
+            case.finished_at = to_db(self.clock.now())
+            self._bump(session, case)
+            if case.requester_id is not None:
+                notify(session, self.clock, case.requester_id, "notify.member_finished",
+                       case_id=case.id, agenda=case.agenda_number, subject=case.subject,
+                       note=note)
+            return Moved(case, action, None, finished=True)
+        if action.to_requester:
+            assert case.requester_id is not None
+            self._audit(session, case, user.id, role, action.code, action.kind, note, None)
+            case.status = "with_requester"
+            self._bump(session, case)
+            notify(session, self.clock, case.requester_id, "notify.member_returned",
+                   case_id=case.id, case_version=case.version, actions=["fix"],
+                   agenda=case.agenda_number, subject=case.subject, note=note,
+                   by_role=role, step_no=step.number)
+            return Moved(case, action, None, to_requester=True)
+        if action.kind is ActionKind.RETURN:
+            assert action.target is not None
+            target = sop.step(action.target)
+        else:
+            target = sop.step(action.target) if action.target else sop.next_after(step.number)
+            assert target is not None  # the loader refuses a forward off the last step
+        self._audit(session, case, user.id, role, action.code, action.kind, note, target.number)
+        self._enter(session, case, target)
+        self._announce_step(session, case, target, from_user=user, note=note,
+                            returned=action.kind is ActionKind.RETURN)
+        return Moved(case, action, target)
+
+    def resubmit(
+        self,
+        session: Session,
+        case_id: int,
+        requester: User,
+        *,
+        version: int,
+        note: str,
+        files: list[FileIn],
+    ) -> Case:
+        """The member sends the correction asked for; the case goes back where it was."""
+        case = session.exec(select(Case).where(Case.id == case_id).with_for_update()).first()
+        if case is None or requester.id is None or case.requester_id != requester.id:
+            raise NotFound()
+        if case.status != "with_requester" or case.version != version:
+            raise Stale(agenda=case.agenda_number)
+        note = note.strip()
+        if not note and not files:
+            raise BadInput("error.empty_answer")
+        if len(note) > MAX_NOTE:
+            raise BadInput("error.too_long", limit=MAX_NOTE)
+        sop = self.sop_of(case)
+        step = sop.step(case.step_no)
+        self._add_files(session, case, requester.id, files, step.number)
+        self._audit(session, case, requester.id, REQUESTER, "perbaiki", "resubmit", note,
+                    step.number)
+        case.status = "open"
+        self._enter(session, case, step)
+        self._announce_step(session, case, step, from_user=requester, note=note, returned=True)
+        return case
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _bump(self, session: Session, case: Case) -> None:
+        case.version += 1
+        session.add(case)
+
+    def _enter(self, session: Session, case: Case, step: Step) -> None:
+        case.step_no = step.number
+        case.step_started_at = to_db(self.clock.now())
+        self._bump(session, case)
+        session.flush()
+
+    def _audit(
+        self,
+        session: Session,
+        case: Case,
+        actor_id: int,
+        role: str,
+        action: str,
+        kind: str,
+        note: str,
+        to_step: int | None,
+    ) -> None:
+        assert case.id is not None
+        session.add(AuditEntry(
+            case_id=case.id, at=to_db(self.clock.now()), step_no=case.step_no, action=action,
+            kind=str(kind), actor_id=actor_id, actor_role=role, note=note, to_step=to_step,
+        ))
+
+    def _add_files(
+        self, session: Session, case: Case, user_id: int, files: list[FileIn], step_no: int
+    ) -> None:
+        assert case.id is not None
+        now = to_db(self.clock.now())
+        for f in files:
+            session.add(Attachment(
+                case_id=case.id, kind=f.kind, file_ref=f.file_ref, file_name=f.file_name[:256],
+                mime=f.mime[:128], size=f.size, label=f.label[:128], step_no=step_no,
+                uploaded_by=user_id, created_at=now,
+            ))
+        session.flush()
+
+    def _previous_holder(self, session: Session, case: Case, step: Step) -> User | None:
+        """Who last acted at this step, if they still hold its role (returns go to them)."""
+        entry = session.exec(
+            select(AuditEntry)
+            .where(AuditEntry.case_id == case.id)
+            .where(AuditEntry.step_no == step.number)
+            .where(col(AuditEntry.actor_role).in_(step.roles))
+            .order_by(col(AuditEntry.id).desc())
+        ).first()
+        if entry is None:
+            return None
+        user = session.get(User, entry.actor_id)
+        if user is None or not (self.roles_of(session, entry.actor_id, case.office)
+                                & set(step.roles)):
+            return None
+        return user
+
+    def _announce_step(
+        self,
+        session: Session,
+        case: Case,
+        step: Step,
+        *,
+        from_user: User,
+        note: str,
+        returned: bool = False,
+    ) -> None:
+        """Tell the step's holders (with buttons) and the member where the request is."""
+        assert case.id is not None
+        sop = self.sop_of(case)
+        previous = self._previous_holder(session, case, step) if returned else None
+        targets = [previous] if previous else holders(session, case.office, step.roles)
+        attachments = session.exec(
+            select(Attachment.id).where(Attachment.case_id == case.id).order_by(
+                col(Attachment.id))
+        ).all()
+        params: dict[str, Any] = {
+            "agenda": case.agenda_number,
+            "subject": case.subject,
+            "purpose": case.purpose,
+            "sop": sop.name,
+            "step_no": step.number,
+            "activity": step.activity,
+            "roles": list(step.roles),
+            "waktu": step.waktu.text,
+            "from_name": from_user.full_name or from_user.display_name,
+            "note": note,
+            "since_at": from_db(case.step_started_at).isoformat(),
+            "office": case.office,
+        }
+        key = "notify.task_returned" if returned else "notify.task"
+        for user in targets:
+            assert user.id is not None
+            notify(session, self.clock, user.id, key, case_id=case.id,
+                   case_version=case.version, actions=[a.code for a in step.actions],
+                   attachment_ids=[a for a in attachments if a is not None], **params)
+        if case.requester_id is not None and case.requester_id != from_user.id:
+            notify(session, self.clock, case.requester_id, "notify.member_progress",
+                   case_id=case.id, agenda=case.agenda_number, step_no=step.number,
+                   activity=step.activity, roles=list(step.roles),
+                   since_at=params["since_at"], office=case.office)
+
+
+def _zone(name: str) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
