@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from bot.clock import Clock, to_db
@@ -56,3 +58,84 @@ def holders(session: Session, office: str, roles: Iterable[str]) -> list[User]:
         assert user.id is not None
         seen.setdefault(user.id, user)
     return list(seen.values())
+
+
+MAX_ATTEMPTS = 8
+LEASE = timedelta(seconds=60)
+
+
+def claim_due(session: Session, clock: Clock, limit: int = 50) -> list[Notification]:
+    """Take due rows for sending; a row claimed by another worker is skipped.
+
+    The conditional UPDATE is the claim: only one worker changes pending → sending.
+    """
+    now = to_db(clock.now())
+    ids = session.exec(
+        select(Notification.id).where(Notification.status == "pending")
+        .where(Notification.next_attempt_at <= now)
+        .order_by(Notification.id).limit(limit)  # type: ignore[arg-type]
+    ).all()
+    claimed: list[Notification] = []
+    for row_id in ids:
+        result = session.execute(
+            update(Notification).where(Notification.id == row_id)  # type: ignore[arg-type]
+            .where(Notification.status == "pending")  # type: ignore[arg-type]
+            .values(status="sending", next_attempt_at=now + LEASE)
+        )
+        if getattr(result, "rowcount", 0) == 1:
+            row = session.get(Notification, row_id)
+            if row is not None:
+                session.refresh(row)
+                claimed.append(row)
+    return claimed
+
+
+def mark_sent(session: Session, clock: Clock, row_id: int) -> None:
+    row = session.get(Notification, row_id)
+    if row is not None:
+        row.status, row.sent_at, row.attempts = "sent", to_db(clock.now()), row.attempts + 1
+        session.add(row)
+
+
+def mark_retry(
+    session: Session, clock: Clock, row_id: int, error: str, delay: timedelta | None = None
+) -> None:
+    """Back to pending with back-off; give up after MAX_ATTEMPTS."""
+    row = session.get(Notification, row_id)
+    if row is None:
+        return
+    row.attempts += 1
+    row.last_error = error[:512]
+    if row.attempts >= MAX_ATTEMPTS:
+        row.status = "failed"
+    else:
+        row.status = "pending"
+        wait = delay if delay is not None else timedelta(seconds=min(300, 2 ** row.attempts))
+        row.next_attempt_at = to_db(clock.now() + wait)
+    session.add(row)
+
+
+def mark_failed(session: Session, clock: Clock, row_id: int, error: str) -> None:
+    row = session.get(Notification, row_id)
+    if row is not None:
+        row.status, row.attempts, row.last_error = "failed", row.attempts + 1, error[:512]
+        session.add(row)
+
+
+def release_stale(session: Session, clock: Clock) -> int:
+    """Rows left 'sending' by a crashed worker go back to pending once their lease ends."""
+    now = to_db(clock.now())
+    result = session.execute(
+        update(Notification).where(Notification.status == "sending")  # type: ignore[arg-type]
+        .where(Notification.next_attempt_at <= now)  # type: ignore[arg-type]
+        .values(status="pending")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def defer(session: Session, row_id: int, until: datetime) -> None:
+    """Put a claimed row back untouched, to be sent at `until` (pacing, not an error)."""
+    row = session.get(Notification, row_id)
+    if row is not None:
+        row.status, row.next_attempt_at = "pending", to_db(until)
+        session.add(row)

@@ -209,6 +209,25 @@ class Workflow:
 
     # -- acting --------------------------------------------------------------------------
 
+    def check(
+        self, session: Session, case_id: int, user: User, *, version: int, action_code: str
+    ) -> tuple[Case, Step, Action]:
+        """Refuse a press that is stale, forged or not this user's to make; lock the case."""
+        case = session.exec(select(Case).where(Case.id == case_id).with_for_update()).first()
+        if case is None:
+            raise NotFound()
+        if case.status == "finished":
+            raise Stale("error.case_closed", agenda=case.agenda_number)
+        if case.version != version or case.status != "open":
+            raise Stale(agenda=case.agenda_number)
+        step = self.sop_of(case).step(case.step_no)
+        action = step.action(action_code)
+        if action is None:
+            raise Stale(agenda=case.agenda_number)
+        if user.id is None or not self.may_act(session, case, user):
+            raise NotAllowed()
+        return case, step, action
+
     def act(
         self,
         session: Session,
@@ -220,27 +239,16 @@ class Workflow:
         note: str = "",
     ) -> Moved:
         """Apply one button press after checking case, version, step, role and note."""
-        case = session.exec(select(Case).where(Case.id == case_id).with_for_update()).first()
-        if case is None:
-            raise NotFound()
-        if case.status == "finished":
-            raise Stale("error.case_closed", agenda=case.agenda_number)
-        if case.version != version or case.status != "open":
-            raise Stale(agenda=case.agenda_number)
-        sop = self.sop_of(case)
-        step = sop.step(case.step_no)
-        action = step.action(action_code)
-        if action is None:
-            raise Stale(agenda=case.agenda_number)
-        if user.id is None or not self.may_act(session, case, user):
-            raise NotAllowed()
+        case, step, action = self.check(session, case_id, user, version=version,
+                                        action_code=action_code)
+        assert user.id is not None
         note = note.strip()
         if action.note_required and not note:
             raise BadInput("error.note_required")
         if len(note) > MAX_NOTE:
             raise BadInput("error.too_long", limit=MAX_NOTE)
         role = sorted(self.roles_of(session, user.id, case.office) & set(step.roles))[0]
-        return self._apply(session, sop, case, step, action, user, role, note)
+        return self._apply(session, self.sop_of(case), case, step, action, user, role, note)
 
     def _apply(
         self,

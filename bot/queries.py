@@ -1,0 +1,123 @@
+"""Read models for the screens: status, task list, lembar disposisi, agenda book."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from bot.clock import from_db
+from bot.models import Attachment, AuditEntry, Case, RoleBinding, User
+from bot.workflow import Workflow
+
+
+@dataclass(frozen=True)
+class CaseLine:
+    case_id: int
+    version: int
+    agenda: str
+    subject: str
+    status: str
+    step_no: int
+    activity: str
+    roles: tuple[str, ...]
+    holder_names: tuple[str, ...]
+    since: datetime
+    office: str
+
+
+@dataclass(frozen=True)
+class TrailLine:
+    at: datetime
+    step_no: int
+    kind: str
+    action: str
+    actor: str
+    role: str
+    note: str
+    to_step: int | None
+
+
+def _line(session: Session, workflow: Workflow, case: Case) -> CaseLine:
+    assert case.id is not None
+    step = workflow.current_step(case)
+    names: list[str] = []
+    if case.status == "open":
+        rows = session.exec(
+            select(User.full_name, User.display_name)
+            .join(RoleBinding, RoleBinding.user_id == User.id)  # type: ignore[arg-type]
+            .where(RoleBinding.office == case.office)
+            .where(col(RoleBinding.role).in_(step.roles))
+            .where(RoleBinding.active == True)  # noqa: E712
+        )
+        names = sorted({full or display for full, display in rows})
+    return CaseLine(
+        case_id=case.id, version=case.version, agenda=case.agenda_number, subject=case.subject,
+        status=case.status, step_no=case.step_no, activity=step.activity, roles=step.roles,
+        holder_names=tuple(names), since=from_db(case.step_started_at), office=case.office,
+    )
+
+
+def member_cases(session: Session, workflow: Workflow, user_id: int, limit: int = 10) -> list[
+        CaseLine]:
+    cases = session.exec(
+        select(Case).where(Case.requester_id == user_id)
+        .order_by(col(Case.id).desc()).limit(limit)
+    )
+    return [_line(session, workflow, c) for c in cases]
+
+
+def tasks_for(session: Session, workflow: Workflow, user_id: int) -> list[CaseLine]:
+    """Open cases whose current step waits on one of the user's roles."""
+    bindings = session.exec(
+        select(RoleBinding).where(RoleBinding.user_id == user_id)
+        .where(RoleBinding.active == True)  # noqa: E712
+    ).all()
+    offices = {b.office for b in bindings}
+    if not offices:
+        return []
+    lines: list[CaseLine] = []
+    cases = session.exec(
+        select(Case).where(col(Case.office).in_(offices)).where(Case.status == "open")
+        .order_by(col(Case.step_started_at))
+    )
+    for case in cases:
+        roles = {b.role for b in bindings if b.office == case.office}
+        if roles & set(workflow.current_step(case).roles):
+            lines.append(_line(session, workflow, case))
+    return lines
+
+
+def case_line(session: Session, workflow: Workflow, case: Case) -> CaseLine:
+    return _line(session, workflow, case)
+
+
+def trail(session: Session, case_id: int) -> list[TrailLine]:
+    rows = session.exec(
+        select(AuditEntry, User).join(User, AuditEntry.actor_id == User.id)  # type: ignore[arg-type]
+        .where(AuditEntry.case_id == case_id).order_by(col(AuditEntry.id))
+    )
+    return [
+        TrailLine(at=from_db(e.at), step_no=e.step_no, kind=e.kind, action=e.action,
+                  actor=u.full_name or u.display_name, role=e.actor_role, note=e.note,
+                  to_step=e.to_step)
+        for e, u in rows
+    ]
+
+
+def attachments(session: Session, case_id: int) -> list[Attachment]:
+    return list(session.exec(
+        select(Attachment).where(Attachment.case_id == case_id).order_by(col(Attachment.id))
+    ))
+
+
+def agenda_book(session: Session, office: str, year: int, limit: int = 50) -> list[Case]:
+    return list(session.exec(
+        select(Case).where(Case.office == office).where(Case.agenda_year == year)
+        .order_by(col(Case.agenda_seq).desc()).limit(limit)
+    ))
+
+
+def find_case_by_agenda(session: Session, agenda: str) -> Case | None:
+    return session.exec(select(Case).where(Case.agenda_number == agenda.strip())).first()

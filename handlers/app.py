@@ -1,0 +1,139 @@
+"""All wiring in one place: build the PTB application around the core services."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    ApplicationHandlerStop,
+    ContextTypes,
+    Defaults,
+    TypeHandler,
+)
+
+from bot.clock import Clock, SystemClock
+from bot.db import Database
+from bot.dedupe import first_time
+from bot.i18n import Translator
+from bot.settings import Settings
+from bot.sop import SopRegistry
+from bot.workflow import Workflow
+from handlers import admin, officials, registration, request, router, start
+from handlers.context import KEY, Services, services
+from handlers.sender import OutboxSender
+
+log = logging.getLogger(__name__)
+
+COMMANDS = {
+    "id": [
+        ("permohonan", "Ajukan permohonan layanan"),
+        ("status", "Lihat status permohonan Anda"),
+        ("tugas", "Daftar disposisi yang menunggu Anda"),
+        ("disposisi", "Lihat lembar disposisi (nomor agenda)"),
+        ("batal", "Batalkan percakapan yang berjalan"),
+        ("bahasa", "Ganti bahasa"),
+        ("bantuan", "Bantuan"),
+    ],
+    "en": [
+        ("permohonan", "Submit a service request"),
+        ("status", "See where your requests stand"),
+        ("tugas", "Dispositions waiting for you"),
+        ("disposisi", "Show a disposition sheet (agenda number)"),
+        ("batal", "Cancel the running conversation"),
+        ("bahasa", "Change language"),
+        ("bantuan", "Help"),
+    ],
+}
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    """Load SOPs and catalogs, open the database and bring its schema up to date."""
+    clock = clock or SystemClock()
+    registry = SopRegistry.from_dir(settings.sop_dir)
+    db = Database(settings.database_url)
+    db.migrate()
+    return Services(settings=settings, db=db, registry=registry,
+                    workflow=Workflow(registry, clock), clock=clock,
+                    tr=Translator(settings.locales_dir, settings.default_language))
+
+
+async def skip_replayed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Drop an update we already handled (Telegram may deliver one twice)."""
+    svc = services(context)
+    with svc.db.session() as session:
+        fresh = first_time(session, svc.clock, f"tg:{update.update_id}")
+    if not fresh:
+        log.info("skipping replayed update %s", update.update_id)
+        raise ApplicationHandlerStop
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the failure with its update and apologise to the person."""
+    log.error("error while handling %s", update, exc_info=context.error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    svc = services(context)
+    language = svc.settings.default_language
+    tg_user = update.effective_user
+    if tg_user and (tg_user.language_code or "").startswith("en"):
+        language = "en"
+    try:
+        await update.effective_chat.send_message(svc.tr.text(language, "error.internal"))
+    except Exception:  # the apology itself failed; the log has the original error
+        log.exception("could not send the error apology")
+
+
+def build_application(svc: Services) -> Application:  # type: ignore[type-arg]
+    token = svc.settings.telegram_bot_token
+    if token is None:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    builder = ApplicationBuilder().token(token.get_secret_value()).defaults(
+        Defaults(disable_web_page_preview=True))
+    if svc.settings.telegram_base_url:
+        builder = builder.base_url(svc.settings.telegram_base_url)
+    if svc.settings.telegram_base_file_url:
+        builder = builder.base_file_url(svc.settings.telegram_base_file_url)
+    app = builder.post_init(_post_init).post_stop(_post_stop).build()
+    app.bot_data[KEY] = svc
+    app.add_handler(TypeHandler(Update, skip_replayed), group=-1)
+    for module in (start, registration, request, officials, admin, router):
+        module.register(app)
+    start.register_fallbacks(app)
+    app.add_error_handler(on_error)
+    return app
+
+
+async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
+    """Register the command menu and start delivering the outbox."""
+    for language, commands in COMMANDS.items():
+        await app.bot.set_my_commands(
+            [BotCommand(c, d) for c, d in commands],
+            language_code=None if language == "id" else language)
+    await start_sender(app)
+
+
+async def start_sender(app: Application) -> None:  # type: ignore[type-arg]
+    svc: Services = app.bot_data[KEY]
+    sender = OutboxSender(svc, app.bot)
+    app.bot_data["sender"] = sender
+    svc.kick_outbox = sender.kick
+    await sender.start()
+
+
+async def _post_stop(app: Application) -> None:  # type: ignore[type-arg]
+    sender: OutboxSender | None = app.bot_data.pop("sender", None)
+    if sender is not None:
+        await sender.stop()
+
+
+def run_polling(settings: Settings) -> None:
+    """Run until Ctrl-C; PTB stops cleanly on SIGINT/SIGTERM."""
+    svc = build_services(settings)
+    app = build_application(svc)
+    try:
+        app.run_polling(allowed_updates=Update.ALL_TYPES)
+    finally:
+        svc.db.dispose()

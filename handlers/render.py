@@ -1,0 +1,123 @@
+"""Turn core results (message keys, plain rows) into text and inline keyboards."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.clock import from_db
+from bot.i18n import Translator
+from bot.models import Case, Notification
+from bot.queries import CaseLine, TrailLine
+from bot.sop import Action, SopRegistry
+from handlers import callbacks
+
+TEXT_LIMIT = 4096
+
+
+def clip(text: str, limit: int = TEXT_LIMIT) -> str:
+    """Telegram refuses longer texts; cut politely instead of failing."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def roles_text(tr: Translator, lang: str, roles: Sequence[str]) -> str:
+    return " / ".join(tr.role(lang, r) for r in roles)
+
+
+def action_label(tr: Translator, lang: str, action: Action) -> str:
+    return action.label.get(lang) or action.label.get("id") or tr.text(
+        lang, f"action.{action.kind.value}")
+
+
+def keyboard(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup | None:
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
+    )
+
+
+def action_rows(
+    tr: Translator, lang: str, registry: SopRegistry, sop_code: str, step_no: int,
+    case_id: int, version: int, codes: Sequence[str],
+) -> list[list[tuple[str, str]]]:
+    sop = registry.get(sop_code)
+    rows: list[list[tuple[str, str]]] = []
+    if sop is not None:
+        step = sop.step(step_no)
+        for code in codes:
+            action = step.action(code)
+            if action is not None:
+                rows.append([(action_label(tr, lang, action),
+                              callbacks.act(case_id, version, code))])
+    rows.append([(tr.text(lang, "button.trail"), callbacks.trail(case_id))])
+    return rows
+
+
+def notification(
+    tr: Translator, lang: str, registry: SopRegistry, row: Notification, case: Case | None,
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Text and buttons for one outbox row, in the recipient's language."""
+    params: dict[str, Any] = dict(row.params)
+    office = registry.offices.get(str(params.get("office", "")))
+    zone = office.timezone if office else "Asia/Jakarta"
+    for name, value in list(params.items()):
+        if name.endswith("_at") and isinstance(value, str):
+            from datetime import datetime
+
+            params[name] = tr.when(lang, datetime.fromisoformat(value), zone)
+    if "roles" in params:
+        params["roles"] = roles_text(tr, lang, params["roles"])
+    if "by_role" in params:
+        params["by_role"] = tr.role(lang, str(params["by_role"]))
+    note = str(params.get("note") or "")
+    params["note_line"] = tr.text(lang, "line.note", note=note) if note else ""
+    text = clip(tr.text(lang, row.key, **params))
+    rows: list[list[tuple[str, str]]] = []
+    if case is not None and row.case_id is not None and row.case_version is not None:
+        if row.actions == ["fix"]:
+            rows = [[(tr.text(lang, "button.fix"), callbacks.fix(row.case_id, row.case_version))]]
+        elif row.actions:
+            step_no = int(params.get("step_no", case.step_no))
+            rows = action_rows(tr, lang, registry, case.sop_code, step_no, row.case_id,
+                               row.case_version, row.actions)
+        else:
+            rows = [[(tr.text(lang, "button.trail"), callbacks.trail(row.case_id))]]
+    return text, keyboard(rows)
+
+
+def case_line(tr: Translator, lang: str, registry: SopRegistry, line: CaseLine) -> str:
+    zone = registry.offices[line.office].timezone
+    status = tr.text(lang, f"status.{line.status}")
+    holders = ", ".join(line.holder_names) or "-"
+    return tr.text(
+        lang, "line.case", agenda=line.agenda, subject=line.subject, status=status,
+        step_no=line.step_no, activity=line.activity,
+        roles=roles_text(tr, lang, line.roles), holders=holders,
+        since=tr.when(lang, line.since, zone),
+    )
+
+
+def trail_text(
+    tr: Translator, lang: str, registry: SopRegistry, case: Case, lines: list[TrailLine],
+    attachments: int,
+) -> str:
+    office = registry.offices[case.office]
+    sop = registry.get(case.sop_code)
+    parts = [tr.text(
+        lang, "trail.header", office=office.name, agenda=case.agenda_number,
+        received=tr.when(lang, from_db(case.created_at), office.timezone),
+        subject=case.subject, purpose=case.purpose, sop=sop.name if sop else case.sop_code,
+        status=tr.text(lang, f"status.{case.status}"), attachments=attachments,
+    )]
+    for line in lines:
+        role = tr.role(lang, line.role) if line.role != "pemohon" else tr.text(
+            lang, "role.pemohon")
+        parts.append(tr.text(
+            lang, "trail.line", step_no=line.step_no, when=tr.when(lang, line.at, office.timezone),
+            actor=line.actor, role=role, action=tr.text(lang, f"kind.{line.kind}"),
+            note_line=tr.text(lang, "line.note", note=line.note) if line.note else "",
+        ))
+    return clip("\n".join(parts))
