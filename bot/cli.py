@@ -60,8 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     check = sop_sub.add_parser("check", help="validate SOP files")
     check.add_argument("files", nargs="*")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    level = logging.WARNING if args.command in ("demo", "sop") else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
     if args.command == "sop":
         return sop_check(args.files, _settings().sop_dir)

@@ -34,8 +34,10 @@ class ManualClock:
 
 
 def to_db(moment: datetime) -> datetime:
-    """Stored times are naive UTC: SQLite keeps no zone, so both backends agree."""
-    return moment.astimezone(UTC).replace(tzinfo=None)
+    """Stored times are aware UTC (SQLModel's UTCDateTime refuses naive ones)."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: pass an aware one")
+    return moment.astimezone(UTC)
 
 
 def from_db(moment: datetime) -> datetime:

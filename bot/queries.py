@@ -55,7 +55,8 @@ def _line(session: Session, workflow: Workflow, case: Case) -> CaseLine:
     return CaseLine(
         case_id=case.id, version=case.version, agenda=case.agenda_number, subject=case.subject,
         status=case.status, step_no=case.step_no, activity=step.activity, roles=step.roles,
-        holder_names=tuple(names), since=from_db(case.step_started_at), office=case.office,
+        holder_names=tuple(names),
+        since=from_db(case.finished_at or case.step_started_at), office=case.office,
     )
 
 

@@ -14,7 +14,15 @@ from sqlmodel import Session, col, select
 
 from bot.clock import Clock, from_db, to_db
 from bot.errors import BadInput, NotAllowed, NotFound, Stale
-from bot.models import AgendaCounter, Attachment, AuditEntry, Case, RoleBinding, User
+from bot.models import (
+    AgendaCounter,
+    Attachment,
+    AuditEntry,
+    Case,
+    Notification,
+    RoleBinding,
+    User,
+)
 from bot.outbox import holders, notify
 from bot.sop import Action, ActionKind, Sop, SopRegistry, Step
 from bot.sop.model import REQUESTER
@@ -421,9 +429,15 @@ class Workflow:
         key = "notify.task_returned" if returned else "notify.task"
         for user in targets:
             assert user.id is not None
+            # Documents go with the first notification a person gets about this case.
+            seen = session.exec(
+                select(Notification.id).where(Notification.case_id == case.id)
+                .where(Notification.recipient_id == user.id)
+            ).first()
+            files = [] if seen is not None else [a for a in attachments if a is not None]
             notify(session, self.clock, user.id, key, case_id=case.id,
                    case_version=case.version, actions=[a.code for a in step.actions],
-                   attachment_ids=[a for a in attachments if a is not None], **params)
+                   attachment_ids=files, **params)
         if case.requester_id is not None and case.requester_id != from_user.id:
             notify(session, self.clock, case.requester_id, "notify.member_progress",
                    case_id=case.id, agenda=case.agenda_number, step_no=step.number,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from telegram import BotCommand, Update
 from telegram.ext import (
@@ -10,7 +12,6 @@ from telegram.ext import (
     ApplicationBuilder,
     ApplicationHandlerStop,
     ContextTypes,
-    Defaults,
     TypeHandler,
 )
 
@@ -90,8 +91,7 @@ def build_application(svc: Services) -> Application:  # type: ignore[type-arg]
     token = svc.settings.telegram_bot_token
     if token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
-    builder = ApplicationBuilder().token(token.get_secret_value()).defaults(
-        Defaults(disable_web_page_preview=True))
+    builder = ApplicationBuilder().token(token.get_secret_value())
     if svc.settings.telegram_base_url:
         builder = builder.base_url(svc.settings.telegram_base_url)
     if svc.settings.telegram_base_file_url:
@@ -137,3 +137,21 @@ def run_polling(settings: Settings) -> None:
         app.run_polling(allowed_updates=Update.ALL_TYPES)
     finally:
         svc.db.dispose()
+
+
+@asynccontextmanager
+async def running(app: Application) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+    """Run the bot with polling inside an existing event loop (demo, tests, bench)."""
+    await app.initialize()
+    await _post_init(app)
+    await app.start()
+    assert app.updater is not None
+    await app.updater.start_polling(poll_interval=0, timeout=1,
+                                    allowed_updates=Update.ALL_TYPES)
+    try:
+        yield app
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await _post_stop(app)
+        await app.shutdown()

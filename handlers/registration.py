@@ -24,6 +24,18 @@ def begin(t: Turn) -> list[Reply]:
     return [Reply(t.t("reg.welcome")), Reply(t.t("reg.ask_full_name"))]
 
 
+def resume(t: Turn) -> list[Reply]:
+    """Repeat the current registration question, or start registration."""
+    assert t.user.id is not None
+    dialog = t.session.get(Dialog, t.user.id)
+    if dialog is None or not dialog.state.startswith("reg_"):
+        return begin(t)
+    field = dialog.state.removeprefix("reg_")
+    if field == "office":
+        return [Reply(t.t("reg.ask_office"), _office_keyboard(t))]
+    return [_ask(t, field)]
+
+
 def _ask(t: Turn, field: str) -> Reply:
     if field == "phone":
         return Reply(t.t("reg.ask_phone"), contact_keyboard(t.t("button.share_contact")))

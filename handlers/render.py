@@ -91,6 +91,9 @@ def notification(
 def case_line(tr: Translator, lang: str, registry: SopRegistry, line: CaseLine) -> str:
     zone = registry.offices[line.office].timezone
     status = tr.text(lang, f"status.{line.status}")
+    if line.status == "finished":
+        return tr.text(lang, "line.case_finished", agenda=line.agenda, subject=line.subject,
+                       status=status, since=tr.when(lang, line.since, zone))
     holders = ", ".join(line.holder_names) or "-"
     return tr.text(
         lang, "line.case", agenda=line.agenda, subject=line.subject, status=status,

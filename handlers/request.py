@@ -17,7 +17,7 @@ from bot.workflow import MAX_PURPOSE, FileIn
 from handlers import callbacks, render
 from handlers.common import Reply, file_from, send_replies
 from handlers.context import Turn, turn
-from handlers.registration import begin as begin_registration
+from handlers.registration import resume as resume_registration
 
 
 def _key(t: Turn, draft: str) -> str:
@@ -34,7 +34,7 @@ async def start_request(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 def begin(t: Turn) -> list[Reply]:
     assert t.user.id is not None
     if t.user.registered_at is None:
-        return [Reply(t.t("req.register_first")), *begin_registration(t)]
+        return [Reply(t.t("req.register_first")), *resume_registration(t)]
     services = [s for s in t.svc.registry.member_services() if s.office == t.user.office]
     if not services:
         return [Reply(t.t("req.no_services"))]
