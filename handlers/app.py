@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -88,6 +89,9 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def build_application(svc: Services) -> Application:  # type: ignore[type-arg]
+    # Opt in to PTB's coming behaviour (durations as timedelta, e.g. RetryAfter.retry_after);
+    # without it PTB 22 warns on every 429, and the sender already handles timedelta.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
     token = svc.settings.telegram_bot_token
     if token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")

@@ -62,13 +62,29 @@ def _read_yaml(path: Path) -> Any:
         return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506
     except yaml.YAMLError as exc:
         raise SopError(path.name, f"bukan YAML yang sah ({exc})") from exc
+    except ValueError as exc:  # PyYAML builds dates itself: 2026-13-01 fails here
+        raise SopError(path.name, f"nilai tidak sah ({exc}); periksa tanggal (YYYY-MM-DD)") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise SopError(path.name, f"tidak dapat dibaca ({exc})") from exc
 
 
 def load_offices(path: Path) -> dict[str, Office]:
-    """Read `offices.yaml`: the Dinas this deployment serves."""
-    data = _read_yaml(path)
+    """Read `offices.yaml`: the Dinas this deployment serves.
+
+    Optional per office: `jam_kerja` (senin..minggu: "07:30-16:00" or libur; days not named keep
+    the default week) and `hari_libur_kantor` (office-declared closed days, YYYY-MM-DD).
+    """
+    # Imported here: bot.calendar imports bot.sop (model, waktu).
+    from bot.calendar import parse_closed_days, parse_office_hours
+
+    try:
+        data = _read_yaml(path)
+    except SopError:
+        raise
+    except ValueError as exc:  # PyYAML builds dates while reading: 2026-13-01 fails there
+        raise SopError(
+            path.name, f"ada tanggal yang tidak sah ({exc}); tulis TTTT-BB-HH, mis. 2026-12-24"
+        ) from exc
     rows = data.get("kantor") if isinstance(data, dict) else None
     if not isinstance(rows, list) or not rows:
         raise SopError(path.name, "harus berisi daftar 'kantor' dengan sedikitnya satu kantor")
@@ -91,12 +107,19 @@ def load_offices(path: Path) -> dict[str, Office]:
             fmt.format(seq=1, code="X", year=2026)
         except (KeyError, ValueError, IndexError) as exc:
             raise SopError(path.name, f"kantor {code}: format_agenda {fmt!r} tidak sah") from exc
+        try:
+            hours = parse_office_hours(row.get("jam_kerja"))
+            closed_days = parse_closed_days(row.get("hari_libur_kantor"))
+        except ValueError as exc:
+            raise SopError(path.name, f"kantor {code}: {exc}") from exc
         offices[code] = Office(
             code=code,
             name=str(row.get("nama") or code),
             short_name=str(row.get("singkatan") or code.upper()),
             timezone=tz,
             agenda_format=fmt,
+            hours=hours,
+            closed_days=closed_days,
         )
     return offices
 

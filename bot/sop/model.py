@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, time
 from enum import StrEnum
 
 from bot.sop.waktu import Duration
@@ -32,6 +33,19 @@ class Office:
     short_name: str
     timezone: str
     agenda_format: str = "{seq:03d}/{code}/{year}"
+    # Office hours Monday..Sunday (index = date.weekday()); None = closed that day.
+    # Default, the common ASN week: Mon-Thu 07:30-16:00, Fri 07:30-16:30, weekend closed.
+    hours: tuple[tuple[time, time] | None, ...] = (
+        (time(7, 30), time(16, 0)),
+        (time(7, 30), time(16, 0)),
+        (time(7, 30), time(16, 0)),
+        (time(7, 30), time(16, 0)),
+        (time(7, 30), time(16, 30)),
+        None,
+        None,
+    )
+    # Office-declared closed days (cuti bersama …); national holidays come from `holidays`.
+    closed_days: frozenset[date] = frozenset()
 
 
 @dataclass(frozen=True)
