@@ -429,12 +429,14 @@ class Workflow:
         key = "notify.task_returned" if returned else "notify.task"
         for user in targets:
             assert user.id is not None
-            # Documents go with the first notification a person gets about this case.
-            seen = session.exec(
-                select(Notification.id).where(Notification.case_id == case.id)
+            # Each document goes to a person once: with their first notification about the
+            # case, and later ones (a member's correction) when they arrive.
+            sent = session.exec(
+                select(Notification.attachment_ids).where(Notification.case_id == case.id)
                 .where(Notification.recipient_id == user.id)
-            ).first()
-            files = [] if seen is not None else [a for a in attachments if a is not None]
+            ).all()
+            already = {a for ids in sent for a in ids}
+            files = [a for a in attachments if a is not None and a not in already]
             notify(session, self.clock, user.id, key, case_id=case.id,
                    case_version=case.version, actions=[a.code for a in step.actions],
                    attachment_ids=files, **params)

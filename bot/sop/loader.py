@@ -62,10 +62,12 @@ def _read_yaml(path: Path) -> Any:
         return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506
     except yaml.YAMLError as exc:
         raise SopError(path.name, f"bukan YAML yang sah ({exc})") from exc
-    except ValueError as exc:  # PyYAML builds dates itself: 2026-13-01 fails here
-        raise SopError(path.name, f"nilai tidak sah ({exc}); periksa tanggal (YYYY-MM-DD)") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise SopError(path.name, f"tidak dapat dibaca ({exc})") from exc
+    except ValueError as exc:  # PyYAML builds dates while reading: 2026-13-01 fails there
+        raise SopError(
+            path.name, f"ada tanggal yang tidak sah ({exc}); tulis TTTT-BB-HH, mis. 2026-12-24"
+        ) from exc
 
 
 def load_offices(path: Path) -> dict[str, Office]:
@@ -77,14 +79,7 @@ def load_offices(path: Path) -> dict[str, Office]:
     # Imported here: bot.calendar imports bot.sop (model, waktu).
     from bot.calendar import parse_closed_days, parse_office_hours
 
-    try:
-        data = _read_yaml(path)
-    except SopError:
-        raise
-    except ValueError as exc:  # PyYAML builds dates while reading: 2026-13-01 fails there
-        raise SopError(
-            path.name, f"ada tanggal yang tidak sah ({exc}); tulis TTTT-BB-HH, mis. 2026-12-24"
-        ) from exc
+    data = _read_yaml(path)
     rows = data.get("kantor") if isinstance(data, dict) else None
     if not isinstance(rows, list) or not rows:
         raise SopError(path.name, "harus berisi daftar 'kantor' dengan sedikitnya satu kantor")
@@ -273,8 +268,8 @@ def _check_flow(file: str, steps: tuple[Step, ...], started_by: str) -> None:
                     "pakai jenis 'selesai'",
                     step.number,
                 )
-        if ActionKind.RETURN in kinds and not (kinds & {k for k in ActionKind if k.moves_forward}
-                                               | {ActionKind.FINISH}):
+        onward = {k for k in ActionKind if k.moves_forward} | {ActionKind.FINISH}
+        if ActionKind.RETURN in kinds and not kinds & onward:
             raise SopError(
                 file,
                 "keputusan tanpa jalan lanjut: ada 'kembalikan' tapi tidak ada "
