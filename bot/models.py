@@ -90,6 +90,13 @@ class Case(SQLModel, table=True):
     created_at: datetime
     finished_at: datetime | None = None
     request_key: str = Field(max_length=64, unique=True)  # idempotency of submission
+    # SLA of the current step (derived from step_started_at and the SOP's Waktu).
+    due_at: datetime | None = None
+    remind_at: datetime | None = None
+    escalate_at: datetime | None = None
+    sla_stage: int = 0  # 0 none sent, 1 reminded, 2 overdue notice sent, 3 escalated
+    sla_next_at: datetime | None = Field(default=None, index=True)  # when the watcher looks next
+    paused_remaining_s: int | None = None  # office seconds left when handed to the member
 
 
 class Attachment(SQLModel, table=True):
@@ -154,3 +161,35 @@ class ProcessedUpdate(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=64)
     at: datetime
+
+
+class StepVisit(SQLModel, table=True):
+    """One stay of a case at a step: its standard beside the office time it really took."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    office: str = Field(max_length=24)
+    sop_code: str = Field(max_length=24)
+    step_no: int
+    entered_at: datetime
+    due_at: datetime
+    left_at: datetime | None = None
+    standard_text: str = Field(max_length=32)
+    standard_s: int  # office seconds the standard allows from entry
+    actual_s: int | None = None  # office seconds it took (member waiting excluded)
+    on_time: bool | None = None
+    outcome: str = Field(default="", max_length=16)  # forward / return / finish / member
+
+
+class ActingOfficial(SQLModel, table=True):
+    """A Plt (pelaksana tugas): acts for a role in an office during a period."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    office: str = Field(max_length=24, index=True)
+    role: str = Field(max_length=16)
+    user_id: int = Field(foreign_key="user.id")
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str = Field(max_length=64)
+    created_at: datetime
+    revoked_at: datetime | None = None

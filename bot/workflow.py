@@ -23,7 +23,8 @@ from bot.models import (
     RoleBinding,
     User,
 )
-from bot.outbox import holders, notify
+from bot.outbox import notify
+from bot.sla import Sla
 from bot.sop import Action, ActionKind, Sop, SopRegistry, Step
 from bot.sop.model import REQUESTER
 
@@ -56,9 +57,10 @@ class Moved:
 
 
 class Workflow:
-    def __init__(self, registry: SopRegistry, clock: Clock) -> None:
+    def __init__(self, registry: SopRegistry, clock: Clock, sla: Sla | None = None) -> None:
         self.registry = registry
         self.clock = clock
+        self.sla = sla or Sla(registry, clock)
 
     # -- lookups -------------------------------------------------------------------------
 
@@ -71,15 +73,16 @@ class Workflow:
     def current_step(self, case: Case) -> Step:
         return self.sop_of(case).step(case.step_no)
 
-    @staticmethod
-    def roles_of(session: Session, user_id: int, office: str) -> set[str]:
+    def roles_of(self, session: Session, user_id: int, office: str) -> set[str]:
+        """Roles bound to the user in the office, plus any role they act for (Plt) now."""
         rows = session.exec(
             select(RoleBinding.role)
             .where(RoleBinding.user_id == user_id)
             .where(RoleBinding.office == office)
             .where(RoleBinding.active == True)  # noqa: E712
         )
-        return set(rows)
+        acting = self.sla.acting(session, office, self.clock.now())
+        return set(rows) | {role for role, ids in acting.items() if user_id in ids}
 
     def may_act(self, session: Session, case: Case, user: User) -> bool:
         if case.status != "open" or user.id is None or not user.active:
@@ -213,6 +216,7 @@ class Workflow:
         )
         session.add(case)
         session.flush()
+        self.sla.enter(session, case, sop.first)
         return case
 
     # -- acting --------------------------------------------------------------------------
@@ -273,6 +277,7 @@ class Workflow:
         assert case.id is not None
         if action.kind is ActionKind.FINISH:
             self._audit(session, case, user.id, role, action.code, action.kind, note, None)
+            self.sla.leave(session, case, "finish")
             case.status = "finished"
             case.finished_at = to_db(self.clock.now())
             self._bump(session, case)
@@ -284,6 +289,7 @@ class Workflow:
         if action.to_requester:
             assert case.requester_id is not None
             self._audit(session, case, user.id, role, action.code, action.kind, note, None)
+            self.sla.pause(session, case)
             case.status = "with_requester"
             self._bump(session, case)
             notify(session, self.clock, case.requester_id, "notify.member_returned",
@@ -298,7 +304,7 @@ class Workflow:
             target = sop.step(action.target) if action.target else sop.next_after(step.number)
             assert target is not None  # the loader refuses a forward off the last step
         self._audit(session, case, user.id, role, action.code, action.kind, note, target.number)
-        self._enter(session, case, target)
+        self._enter(session, case, target, outcome=str(action.kind))
         self._announce_step(session, case, target, from_user=user, note=note,
                             returned=action.kind is ActionKind.RETURN)
         return Moved(case, action, target)
@@ -330,7 +336,7 @@ class Workflow:
         self._audit(session, case, requester.id, REQUESTER, "perbaiki", "resubmit", note,
                     step.number)
         case.status = "open"
-        self._enter(session, case, step)
+        self._enter(session, case, step, resume=True)
         self._announce_step(session, case, step, from_user=requester, note=note, returned=True)
         return case
 
@@ -340,9 +346,19 @@ class Workflow:
         case.version += 1
         session.add(case)
 
-    def _enter(self, session: Session, case: Case, step: Step) -> None:
-        case.step_no = step.number
-        case.step_started_at = to_db(self.clock.now())
+    def _enter(
+        self, session: Session, case: Case, step: Step, *, outcome: str = "", resume: bool = False
+    ) -> None:
+        """Move the case to `step`, stopping the old step's clock and starting the new one."""
+        if resume:
+            case.step_no = step.number
+            case.step_started_at = to_db(self.clock.now())
+            self.sla.resume(session, case, step)
+        else:
+            self.sla.leave(session, case, outcome)
+            case.step_no = step.number
+            case.step_started_at = to_db(self.clock.now())
+            self.sla.enter(session, case, step)
         self._bump(session, case)
         session.flush()
 
@@ -407,7 +423,7 @@ class Workflow:
         assert case.id is not None
         sop = self.sop_of(case)
         previous = self._previous_holder(session, case, step) if returned else None
-        targets = [previous] if previous else holders(session, case.office, step.roles)
+        targets = [previous] if previous else self.sla.holders(session, case.office, step.roles)
         attachments = session.exec(
             select(Attachment.id).where(Attachment.case_id == case.id).order_by(
                 col(Attachment.id))
@@ -424,6 +440,7 @@ class Workflow:
             "from_name": from_user.full_name or from_user.display_name,
             "note": note,
             "since_at": from_db(case.step_started_at).isoformat(),
+            "due_at": from_db(case.due_at).isoformat() if case.due_at else "",
             "office": case.office,
         }
         key = "notify.task_returned" if returned else "notify.task"

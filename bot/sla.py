@@ -1,0 +1,281 @@
+"""Watch each step's time standard: remind, then tell it is overdue, then escalate.
+
+The database is the truth: a case carries its step's due, remind and escalate times and the
+stage reached; `sla_next_at` is when the watcher must look at it next. A scheduler only has to
+wake at `next_at()` and call `run_due()`; restarting loses and repeats nothing, because a stage
+change and its notifications commit together.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from bot.calendar import WorkCalendar
+from bot.clock import Clock, from_db, to_db
+from bot.models import ActingOfficial, Case, RoleBinding, StepVisit, User
+from bot.outbox import notify
+from bot.roles import SUPERVISOR
+from bot.sop import SopRegistry, Step
+
+REMINDED, OVERDUE, ESCALATED = 1, 2, 3
+
+
+@dataclass(frozen=True)
+class SlaPolicy:
+    remind_share: float = 0.75  # remind when this share of the standard is used
+    escalate_share: float = 0.5  # escalate this share of the standard after the due time
+    digest_over: int = 3  # more SLA messages than this for one person in one run: one digest
+
+
+@dataclass
+class SlaRun:
+    """What one `run_due` did, for logs and benchmarks."""
+
+    cases: int = 0
+    reminders: int = 0
+    overdue: int = 0
+    escalations: int = 0
+    messages: int = 0
+    by_recipient: dict[int, int] = field(default_factory=dict)
+
+
+class Sla:
+    def __init__(self, registry: SopRegistry, clock: Clock, policy: SlaPolicy | None = None):
+        self.registry = registry
+        self.clock = clock
+        self.policy = policy or SlaPolicy()
+
+    def calendar(self, office: str) -> WorkCalendar:
+        return WorkCalendar.for_office(self.registry.office(office))
+
+    # -- the case's clock ----------------------------------------------------------------
+
+    def enter(self, session: Session, case: Case, step: Step) -> None:
+        """Start the step's clock (a fresh standard) and open its visit record."""
+        now = self.clock.now()
+        cal = self.calendar(case.office)
+        due = cal.add(now, step.waktu)
+        standard = cal.elapsed(now, due)
+        self._arm(case, cal, now, due, standard, consumed=timedelta(0), stage=0)
+        self._open_visit(session, case, step, now, due, standard)
+
+    def resume(self, session: Session, case: Case, step: Step) -> None:
+        """The member answered: the step's clock goes on with the office time it had left."""
+        now = self.clock.now()
+        cal = self.calendar(case.office)
+        visit = self._last_visit(session, case)
+        standard = timedelta(seconds=visit.standard_s) if visit else cal.office_span(
+            now, step.waktu)
+        remaining = timedelta(seconds=case.paused_remaining_s or 0)
+        due = cal.add_office_time(now, remaining) if remaining > timedelta(0) else now
+        consumed = standard - remaining
+        case.paused_remaining_s = None
+        self._arm(case, cal, now, due, standard, consumed=consumed, stage=case.sla_stage)
+        self._open_visit(session, case, step, now, due, standard)
+
+    def leave(self, session: Session, case: Case, outcome: str) -> None:
+        """Stop the clock: close the visit with the office time it really took."""
+        now = self.clock.now()
+        visit = self._open_visit_of(session, case)
+        if visit is not None:
+            cal = self.calendar(case.office)
+            visit.left_at = to_db(now)
+            visit.actual_s = int(cal.elapsed(from_db(visit.entered_at), now).total_seconds())
+            visit.on_time = now <= from_db(visit.due_at)
+            visit.outcome = outcome
+            session.add(visit)
+        case.due_at = case.remind_at = case.escalate_at = case.sla_next_at = None
+        session.add(case)
+
+    def pause(self, session: Session, case: Case) -> None:
+        """The case waits on the member; that time does not count against the officials."""
+        now = self.clock.now()
+        if case.due_at is not None:
+            left = self.calendar(case.office).elapsed(now, from_db(case.due_at))
+            case.paused_remaining_s = int(left.total_seconds())
+        self.leave(session, case, "member")
+
+    def remaining(self, case: Case) -> timedelta | None:
+        """Office time left on the current step (negative: how late)."""
+        if case.due_at is None or case.status != "open":
+            return None
+        return self.calendar(case.office).elapsed(self.clock.now(), from_db(case.due_at))
+
+    def _arm(self, case: Case, cal: WorkCalendar, now: datetime, due: datetime,
+             standard: timedelta, *, consumed: timedelta, stage: int) -> None:
+        policy = self.policy
+        remind_in = max(timedelta(0), standard * policy.remind_share - consumed)
+        case.due_at = to_db(due)
+        case.remind_at = to_db(cal.add_office_time(now, remind_in))
+        case.escalate_at = to_db(cal.add_office_time(due, standard * policy.escalate_share))
+        case.sla_stage = stage
+        case.sla_next_at = self._next_for(case)
+
+    @staticmethod
+    def _next_for(case: Case) -> datetime | None:
+        return {0: case.remind_at, REMINDED: case.due_at, OVERDUE: case.escalate_at}.get(
+            case.sla_stage)
+
+    def _open_visit(self, session: Session, case: Case, step: Step, now: datetime,
+                    due: datetime, standard: timedelta) -> None:
+        assert case.id is not None
+        session.add(StepVisit(
+            case_id=case.id, office=case.office, sop_code=case.sop_code, step_no=step.number,
+            entered_at=to_db(now), due_at=to_db(due), standard_text=step.waktu.text,
+            standard_s=int(standard.total_seconds()),
+        ))
+
+    @staticmethod
+    def _open_visit_of(session: Session, case: Case) -> StepVisit | None:
+        return session.exec(
+            select(StepVisit).where(StepVisit.case_id == case.id)
+            .where(col(StepVisit.left_at).is_(None)).order_by(col(StepVisit.id).desc())
+        ).first()
+
+    @staticmethod
+    def _last_visit(session: Session, case: Case) -> StepVisit | None:
+        return session.exec(
+            select(StepVisit).where(StepVisit.case_id == case.id)
+            .order_by(col(StepVisit.id).desc())
+        ).first()
+
+    # -- who holds a role now (Plt included) ------------------------------------------
+
+    def holders(self, session: Session, office: str, roles: tuple[str, ...] | list[str],
+                at: datetime | None = None) -> list[User]:
+        """People who should act for these roles now: the Plt where one is named."""
+        at = at or self.clock.now()
+        acting = self.acting(session, office, at)
+        users: dict[int, User] = {}
+        for role in roles:
+            if role in acting:
+                ids = acting[role]
+            else:
+                ids = list(session.exec(
+                    select(RoleBinding.user_id).where(RoleBinding.office == office)
+                    .where(RoleBinding.role == role)
+                    .where(RoleBinding.active == True)  # noqa: E712
+                ))
+            for user_id in ids:
+                user = session.get(User, user_id)
+                if user is not None and user.active and user.id is not None:
+                    users.setdefault(user.id, user)
+        return [users[k] for k in sorted(users)]
+
+    @staticmethod
+    def acting(session: Session, office: str, at: datetime) -> dict[str, list[int]]:
+        """Role → Plt user ids active at `at` in the office."""
+        rows = session.exec(
+            select(ActingOfficial).where(ActingOfficial.office == office)
+            .where(ActingOfficial.starts_at <= to_db(at))
+            .where(ActingOfficial.ends_at > to_db(at))
+            .where(col(ActingOfficial.revoked_at).is_(None))
+        )
+        out: dict[str, list[int]] = defaultdict(list)
+        for row in rows:
+            out[row.role].append(row.user_id)
+        return dict(out)
+
+    # -- the watcher ---------------------------------------------------------------------
+
+    @staticmethod
+    def next_at(session: Session) -> datetime | None:
+        """The earliest moment any open case needs looking at."""
+        value = session.exec(
+            select(func.min(Case.sla_next_at)).where(Case.status == "open")
+        ).first()
+        return from_db(value) if value is not None else None
+
+    def run_due(self, session: Session, limit: int = 20_000) -> SlaRun:
+        """Send what is due now (never early), at most once per stage, as one transaction."""
+        now = self.clock.now()
+        statement = (
+            select(Case).where(Case.status == "open")
+            .where(col(Case.sla_next_at).is_not(None))
+            .where(col(Case.sla_next_at) <= to_db(now))
+            .order_by(col(Case.sla_next_at)).limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        run = SlaRun()
+        outgoing: dict[int, list[tuple[str, Case, Step, dict[str, Any]]]] = defaultdict(list)
+        for case in session.exec(statement):
+            run.cases += 1
+            self._advance(session, case, now, run, outgoing)
+        self._emit(session, outgoing, run)
+        return run
+
+    def _advance(self, session: Session, case: Case, now: datetime, run: SlaRun,
+                 outgoing: dict[int, list[tuple[str, Case, Step, dict[str, Any]]]]) -> None:
+        sop = self.registry.get(case.sop_code)
+        if sop is None or case.due_at is None:
+            case.sla_next_at = None
+            session.add(case)
+            return
+        step = sop.step(case.step_no)
+        reached = case.sla_stage
+        for stage, moment in ((REMINDED, case.remind_at), (OVERDUE, case.due_at),
+                              (ESCALATED, case.escalate_at)):
+            if moment is not None and from_db(moment) <= now:
+                reached = max(reached, stage)
+        holders = self.holders(session, case.office, step.roles, now)
+        names = ", ".join(u.full_name or u.display_name for u in holders) or "-"
+        # Missed while down: only the furthest stage is worth telling (a reminder that time is
+        # running out is wrong once it has run out).
+        if reached >= OVERDUE > case.sla_stage:
+            for user in holders:
+                assert user.id is not None
+                outgoing[user.id].append(("notify.sla_overdue", case, step, {}))
+            run.overdue += 1
+        elif reached == REMINDED > case.sla_stage:
+            for user in holders:
+                assert user.id is not None
+                outgoing[user.id].append(("notify.sla_reminder", case, step, {}))
+            run.reminders += 1
+        if reached == ESCALATED > case.sla_stage:
+            for boss in self._supervisors(session, case.office, step.roles, now):
+                assert boss.id is not None
+                outgoing[boss.id].append(("notify.sla_escalated", case, step,
+                                          {"late_names": names}))
+            run.escalations += 1
+        case.sla_stage = reached
+        case.sla_next_at = self._next_for(case)
+        session.add(case)
+
+    def _supervisors(self, session: Session, office: str, roles: tuple[str, ...],
+                     at: datetime) -> list[User]:
+        """The next role up the hierarchy that has someone in it."""
+        for role in roles:
+            boss = SUPERVISOR.get(role)
+            while boss is not None:
+                found = self.holders(session, office, [boss], at)
+                if found:
+                    return found
+                boss = SUPERVISOR.get(boss)
+        return []
+
+    def _emit(self, session: Session,
+              outgoing: dict[int, list[tuple[str, Case, Step, dict[str, Any]]]],
+              run: SlaRun) -> None:
+        for recipient, items in outgoing.items():
+            run.by_recipient[recipient] = len(items)
+            if len(items) > self.policy.digest_over:
+                lines = [f"{c.agenda_number} ({s.number})" for _, c, s, _ in items[:30]]
+                notify(session, self.clock, recipient, "notify.sla_digest",
+                       count=len(items), items=lines, more=max(0, len(items) - 30))
+                run.messages += 1
+                continue
+            for key, case, step, extra in items:
+                actions = [] if key == "notify.sla_escalated" else [a.code for a in step.actions]
+                notify(session, self.clock, recipient, key, case_id=case.id,
+                       case_version=case.version, actions=actions, agenda=case.agenda_number,
+                       subject=case.subject, step_no=step.number, activity=step.activity,
+                       roles=list(step.roles), waktu=step.waktu.text,
+                       due_at=from_db(case.due_at).isoformat() if case.due_at else "",
+                       office=case.office, **extra)
+                run.messages += 1
