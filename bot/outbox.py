@@ -61,6 +61,7 @@ def holders(session: Session, office: str, roles: Iterable[str]) -> list[User]:
 
 
 MAX_ATTEMPTS = 8
+FILES_SENT = "files_sent"  # params key: attachments already delivered by an earlier try
 LEASE = timedelta(seconds=60)
 
 
@@ -113,6 +114,20 @@ def mark_retry(
         wait = delay if delay is not None else timedelta(seconds=min(300, 2 ** row.attempts))
         row.next_attempt_at = to_db(clock.now() + wait)
     session.add(row)
+
+
+def note_files_sent(session: Session, row_id: int, delivered: list[int]) -> None:
+    """Remember attachments of this row already delivered, so a retry does not repeat them.
+
+    `attachment_ids` stays whole: it records what the row carries to its recipient.
+    """
+    if not delivered:
+        return
+    row = session.get(Notification, row_id)
+    if row is not None:
+        done = {int(i) for i in row.params.get(FILES_SENT, [])} | set(delivered)
+        row.params = {**row.params, FILES_SENT: sorted(done)}
+        session.add(row)
 
 
 def mark_failed(session: Session, clock: Clock, row_id: int, error: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
@@ -25,6 +25,7 @@ class CaseLine:
     holder_names: tuple[str, ...]
     since: datetime
     office: str
+    remaining: timedelta | None = None  # office time left on the step; negative = late
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ def _line(session: Session, workflow: Workflow, case: Case) -> CaseLine:
         status=case.status, step_no=case.step_no, activity=step.activity, roles=step.roles,
         holder_names=tuple(names),
         since=from_db(case.finished_at or case.step_started_at), office=case.office,
+        remaining=workflow.sla.remaining(case),
     )
 
 

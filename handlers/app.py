@@ -25,6 +25,7 @@ from bot.sop import SopRegistry
 from bot.workflow import Workflow
 from handlers import admin, officials, registration, request, router, start
 from handlers.context import KEY, Services, services
+from handlers.scheduler import SlaScheduler
 from handlers.sender import OutboxSender
 
 log = logging.getLogger(__name__)
@@ -125,9 +126,18 @@ async def start_sender(app: Application) -> None:  # type: ignore[type-arg]
     app.bot_data["sender"] = sender
     svc.kick_outbox = sender.kick
     await sender.start()
+    scheduler = SlaScheduler(svc, app)
+    app.bot_data["sla"] = scheduler
+    svc.kick_sla = scheduler.arm
+    scheduler.arm()
 
 
 async def _post_stop(app: Application) -> None:  # type: ignore[type-arg]
+    svc: Services = app.bot_data[KEY]
+    svc.kick_sla = svc.kick_outbox = None
+    scheduler: SlaScheduler | None = app.bot_data.pop("sla", None)
+    if scheduler is not None:
+        scheduler.stop()
     sender: OutboxSender | None = app.bot_data.pop("sender", None)
     if sender is not None:
         await sender.stop()

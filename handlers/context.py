@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlmodel import Session
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
 from bot.clock import Clock
@@ -32,6 +33,7 @@ class Services:
     clock: Clock
     tr: Translator
     kick_outbox: Any = field(default=None)  # set by the sender: wakes it after a commit
+    kick_sla: Any = field(default=None)  # set by the SLA scheduler: re-arms after a commit
 
     def is_admin(self, external_id: int | str) -> bool:
         return int(external_id) in self.settings.admin_ids
@@ -63,12 +65,18 @@ def turn(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Iterator[Turn]:
     chat = update.effective_chat
     assert tg_user is not None
     assert chat is not None
+    # Notifications go to the person's own private chat (on Telegram its id is the user id):
+    # a command in a group, or a press on a message in someone else's chat, must not
+    # redirect them there.
+    own_chat = chat.id if chat.type == ChatType.PRIVATE and chat.id == tg_user.id else tg_user.id
     with svc.db.session() as session:
         user = ensure_user(
             session, svc.clock, channel="telegram", external_id=str(tg_user.id),
-            chat_id=str(chat.id), display_name=tg_user.full_name,
+            chat_id=str(own_chat), display_name=tg_user.full_name,
             client_language=tg_user.language_code,
         )
         yield Turn(svc, session, user, language_of(user, svc.settings.default_language))
     if svc.kick_outbox is not None:
         svc.kick_outbox()
+    if svc.kick_sla is not None:
+        svc.kick_sla()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -11,10 +12,30 @@ from bot.clock import from_db
 from bot.i18n import Translator
 from bot.models import Case, Notification
 from bot.queries import CaseLine, TrailLine
-from bot.sop import Action, SopRegistry
+from bot.sop import Action, SopRegistry, parse_waktu
 from handlers import callbacks
 
 TEXT_LIMIT = 4096
+
+
+def waktu_text(tr: Translator, lang: str, waktu: str) -> str:
+    """'2 hari' → '2 hari kerja' / '2 working days'."""
+    try:
+        duration = parse_waktu(waktu)
+    except ValueError:
+        return waktu
+    return tr.text(lang, f"waktu.{duration.unit.value}", n=duration.amount)
+
+
+def span_text(tr: Translator, lang: str, span: timedelta) -> str:
+    """Office time as '1 jam 20 menit' / '1 h 20 min' (sign dropped)."""
+    minutes = int(abs(span.total_seconds()) // 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours and minutes:
+        return tr.text(lang, "span.hours_minutes", h=hours, m=minutes)
+    if hours:
+        return tr.text(lang, "span.hours", h=hours)
+    return tr.text(lang, "span.minutes", m=minutes)
 
 
 def clip(text: str, limit: int = TEXT_LIMIT) -> str:
@@ -65,9 +86,13 @@ def notification(
     zone = office.timezone if office else "Asia/Jakarta"
     for name, value in list(params.items()):
         if name.endswith("_at") and isinstance(value, str):
-            from datetime import datetime
-
-            params[name] = tr.when(lang, datetime.fromisoformat(value), zone)
+            params[name] = tr.when(lang, datetime.fromisoformat(value), zone) if value else "-"
+    if "waktu" in params:
+        params["waktu"] = waktu_text(tr, lang, str(params["waktu"]))
+    if isinstance(params.get("items"), list):
+        params["items"] = "\n".join(f"• {item}" for item in params["items"])
+    params["due_line"] = (tr.text(lang, "line.due", waktu=params["waktu"], due=params["due_at"])
+                          if params.get("due_at") not in (None, "", "-") else "")
     if "roles" in params:
         params["roles"] = roles_text(tr, lang, params["roles"])
     if "by_role" in params:
@@ -95,12 +120,17 @@ def case_line(tr: Translator, lang: str, registry: SopRegistry, line: CaseLine) 
         return tr.text(lang, "line.case_finished", agenda=line.agenda, subject=line.subject,
                        status=status, since=tr.when(lang, line.since, zone))
     holders = ", ".join(line.holder_names) or "-"
-    return tr.text(
+    timing = ""
+    if line.remaining is not None:
+        key = "line.remaining" if line.remaining.total_seconds() >= 0 else "line.late"
+        timing = "\n" + tr.text(lang, key, span=span_text(tr, lang, line.remaining))
+    text = tr.text(
         lang, "line.case", agenda=line.agenda, subject=line.subject, status=status,
         step_no=line.step_no, activity=line.activity,
         roles=roles_text(tr, lang, line.roles), holders=holders,
         since=tr.when(lang, line.since, zone),
     )
+    return text + timing
 
 
 def trail_text(
