@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, UniqueConstraint
@@ -33,6 +33,8 @@ class User(SQLModel, table=True):
     office: str | None = Field(default=None, max_length=24)
     registered_at: datetime | None = None
     active: bool = True
+    subscribed: bool = True  # receives announcements (/berhenti, /langganan)
+    erased_at: datetime | None = None  # personal data removed on request (UU PDP)
     created_at: datetime
 
 
@@ -193,3 +195,69 @@ class ActingOfficial(SQLModel, table=True):
     created_by: str = Field(max_length=64)
     created_at: datetime
     revoked_at: datetime | None = None
+
+
+class DocumentVersion(SQLModel, table=True):
+    """A version of a case's working document (draft naskah dinas, report); all are kept."""
+
+    __table_args__ = (UniqueConstraint("case_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    version: int
+    step_no: int
+    title: str = Field(default="", max_length=128)
+    kind: str = Field(max_length=16)  # photo | document
+    file_ref: str = Field(max_length=256)
+    file_name: str = Field(default="", max_length=256)
+    mime: str = Field(default="", max_length=128)
+    size: int = 0
+    note: str = Field(default="", max_length=1000)
+    uploaded_by: int = Field(foreign_key="user.id")
+    created_at: datetime
+
+
+class TeamMember(SQLModel, table=True):
+    """A person of the field team assigned to a case (seed 001, step 11)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    user_id: int = Field(foreign_key="user.id")
+    duty_date: date
+    assigned_by: int = Field(foreign_key="user.id")
+    created_at: datetime
+    removed_at: datetime | None = None
+
+
+class Broadcast(SQLModel, table=True):
+    """An announcement to an audience; deliveries are tracked per recipient."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    office: str | None = Field(default=None, max_length=24)
+    created_by: int = Field(foreign_key="user.id")
+    text: str = Field(max_length=4096)
+    media_kind: str = Field(default="", max_length=16)  # "" | photo | document
+    media_ref: str = Field(default="", max_length=256)
+    audience: dict[str, Any] = _json({})
+    status: str = Field(default="draft", max_length=16, index=True)
+    total: int = 0
+    sent: int = 0
+    failed: int = 0
+    unreachable: int = 0
+    progress_chat_id: str = Field(default="", max_length=64)
+    progress_message_id: int | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class BroadcastDelivery(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("broadcast_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    broadcast_id: int = Field(foreign_key="broadcast.id", index=True)
+    user_id: int = Field(foreign_key="user.id")
+    status: str = Field(default="pending", max_length=16, index=True)
+    attempts: int = 0
+    error: str = Field(default="", max_length=256)
+    sent_at: datetime | None = None
