@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from bot.clock import from_db
-from bot.models import Attachment, AuditEntry, Case, RoleBinding, User
+from bot.models import ActingOfficial, Attachment, AuditEntry, Case, RoleBinding, User
 from bot.workflow import Workflow
 
 
@@ -45,14 +45,9 @@ def _line(session: Session, workflow: Workflow, case: Case) -> CaseLine:
     step = workflow.current_step(case)
     names: list[str] = []
     if case.status == "open":
-        rows = session.exec(
-            select(User.full_name, User.display_name)
-            .join(RoleBinding, RoleBinding.user_id == User.id)  # type: ignore[arg-type]
-            .where(RoleBinding.office == case.office)
-            .where(col(RoleBinding.role).in_(step.roles))
-            .where(RoleBinding.active == True)  # noqa: E712
-        )
-        names = sorted({full or display for full, display in rows})
+        # Whoever is told and may act now: the Plt where one is named.
+        holders = workflow.sla.holders(session, case.office, step.roles)
+        names = sorted({u.full_name or u.display_name for u in holders})
     return CaseLine(
         case_id=case.id, version=case.version, agenda=case.agenda_number, subject=case.subject,
         status=case.status, step_no=case.step_no, activity=step.activity, roles=step.roles,
@@ -72,22 +67,26 @@ def member_cases(session: Session, workflow: Workflow, user_id: int, limit: int 
 
 
 def tasks_for(session: Session, workflow: Workflow, user_id: int) -> list[CaseLine]:
-    """Open cases whose current step waits on one of the user's roles."""
-    bindings = session.exec(
-        select(RoleBinding).where(RoleBinding.user_id == user_id)
+    """Open cases whose current step waits on one of the user's roles (Plt roles included)."""
+    bound = session.exec(
+        select(RoleBinding.office).where(RoleBinding.user_id == user_id)
         .where(RoleBinding.active == True)  # noqa: E712
     ).all()
-    offices = {b.office for b in bindings}
+    acting = session.exec(
+        select(ActingOfficial.office).where(ActingOfficial.user_id == user_id)
+        .where(col(ActingOfficial.revoked_at).is_(None))
+    ).all()
+    offices = set(bound) | set(acting)
     if not offices:
         return []
+    roles = {office: workflow.roles_of(session, user_id, office) for office in offices}
     lines: list[CaseLine] = []
     cases = session.exec(
         select(Case).where(col(Case.office).in_(offices)).where(Case.status == "open")
         .order_by(col(Case.step_started_at))
     )
     for case in cases:
-        roles = {b.role for b in bindings if b.office == case.office}
-        if roles & set(workflow.current_step(case).roles):
+        if roles[case.office] & set(workflow.current_step(case).roles):
             lines.append(_line(session, workflow, case))
     return lines
 

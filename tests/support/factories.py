@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, select
 
-from bot.models import RoleBinding, User
+from bot.models import ActingOfficial, RoleBinding, User
 
 # A fixed, timezone-aware moment (Monday 2026-11-23 09:00 WIB) for rows whose time is irrelevant.
 DEFAULT_AT = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -51,10 +51,19 @@ def make_user(
     return user
 
 
-def make_member(session: Session, name: str = "Siti Aminah", **kwargs: object) -> User:
-    """A registered KIM member of the Lumajang office (anggota KIM, the requester)."""
-    kwargs.setdefault("office", "lumajang")
-    return make_user(session, name=name, registered=True, **kwargs)  # type: ignore[arg-type]
+def make_member(
+    session: Session,
+    name: str = "Siti Aminah",
+    *,
+    office: str = "lumajang",
+    external_id: str | None = None,
+    language: str | None = None,
+) -> User:
+    """A registered KIM member (anggota KIM, the requester) of an office."""
+    return make_user(
+        session, name=name, external_id=external_id, registered=True, office=office,
+        language=language,
+    )
 
 
 def bind_role(
@@ -97,3 +106,23 @@ def make_official(
     user = make_user(session, name=name or f"{role.title()} {office.title()}", office=office)
     bind_role(session, user, role, office)
     return user
+
+
+def make_acting(
+    session: Session,
+    user: User,
+    role: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    office: str = "lumajang",
+    *,
+    created_by: str = "9000",
+    at: datetime = DEFAULT_AT,
+) -> ActingOfficial:
+    """Name `user` Plt (pelaksana tugas) of `role` in `office` from `starts_at` to `ends_at`."""
+    assert user.id is not None
+    row = ActingOfficial(office=office, role=role, user_id=user.id, starts_at=starts_at,
+                         ends_at=ends_at, created_by=created_by, created_at=at)
+    session.add(row)
+    session.flush()
+    return row
