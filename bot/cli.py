@@ -1,4 +1,4 @@
-"""The `kimbot` command: run, demo, sop check, migrate."""
+"""The `kimbot` command: run, demo, sop check/draw/import, migrate, pdf."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from bot.settings import Settings
 from bot.sop.loader import OFFICES_FILE, SopError, load_offices, load_sop_file
+from bot.sop.model import Office
 
 
 def _settings() -> Settings:
@@ -48,6 +49,111 @@ def sop_check(files: list[str], sop_dir: Path) -> int:
     return 1 if failed else 0
 
 
+def _offices_for(sop_dir: Path) -> dict[str, Office] | None:
+    """The offices of sop_dir, or None after printing why they cannot be read."""
+    try:
+        return load_offices(sop_dir / OFFICES_FILE)
+    except SopError as exc:
+        print(f"✗ {exc}", file=sys.stderr)
+        return None
+
+
+def sop_draw(file: str, output: str | None, sop_dir: Path) -> int:
+    """Write an SOP's flow as a Mermaid flowchart (stdout, .mmd, or .md with a fence)."""
+    from bot.sop.mermaid import to_mermaid
+
+    offices = _offices_for(sop_dir)
+    path = Path(file)
+    if offices is None:
+        return 1
+    if not path.is_file():
+        print(f"✗ {path}: berkas tidak ada / file not found", file=sys.stderr)
+        return 1
+    try:
+        sop = load_sop_file(path, offices)
+    except SopError as exc:
+        print(f"✗ {exc}", file=sys.stderr)
+        return 1
+    chart = to_mermaid(sop)
+    if output is None:
+        sys.stdout.write(chart)
+        return 0
+    out = Path(output)
+    text = f"# {sop.name}\n\n```mermaid\n{chart}```\n" if out.suffix == ".md" else chart
+    out.write_text(text, encoding="utf-8")
+    print(f"✓ {out}: diagram {sop.code} ({len(sop.steps)} langkah)")
+    return 0
+
+
+def sop_import(file: str, output: str | None, office: str | None, code: str | None,
+               force: bool, sop_dir: Path) -> int:
+    """Read an SOP table text and write a draft YAML; list what must be checked (PERIKSA)."""
+    from bot.sop.importer import check_draft, import_sop_text
+
+    offices = _offices_for(sop_dir)
+    path = Path(file)
+    if offices is None:
+        return 1
+    try:
+        text = path.read_text(encoding="utf-8-sig", errors="replace")
+    except OSError as exc:
+        print(f"✗ {path}: tidak dapat dibaca / cannot be read ({exc})", file=sys.stderr)
+        return 1
+    result = import_sop_text(text, offices=offices, office=office, code=code, source=path.name)
+    out = Path(output) if output else None
+    if out is not None and out.exists() and not force:
+        print(f"✗ {out} sudah ada / already exists; pakai --force untuk menimpa",
+              file=sys.stderr)
+        return 1
+    # The draft goes to stdout when no -o is given, so the report goes to stderr.
+    report = sys.stderr if out is None else sys.stdout
+    if out is None:
+        sys.stdout.write(result.yaml_text)
+    else:
+        out.write_text(result.yaml_text, encoding="utf-8")
+        print(f"✓ draf ditulis ke {out}: {len(result.data['prosedur'])} langkah")
+    print(f"{len(result.findings)} hal perlu DIPERIKSA / to check:", file=report)
+    for finding in result.findings:
+        print(f"  - {finding}", file=report)
+    try:
+        check_draft(result.yaml_text, offices, out.name if out else "draf.yaml")
+    except SopError as exc:
+        print(f"✗ draf belum lolos `kimbot sop check`: {exc}", file=report)
+        return 1
+    print("✓ draf lolos `kimbot sop check` (tetap periksa setiap PERIKSA)", file=report)
+    return 0
+
+
+def pdf_command(agenda: str, output: str | None, language: str | None) -> int:
+    """Write the lembar disposisi of an agenda number to a PDF file."""
+    from bot.db import Database
+    from bot.i18n import Translator
+    from bot.pdf import render_disposition_pdf
+    from bot.queries import find_case_by_agenda
+    from bot.sop import SopRegistry
+
+    settings = _settings()
+    registry = SopRegistry.from_dir(settings.sop_dir)
+    translator = Translator(settings.locales_dir, settings.default_language)
+    database = Database(settings.database_url)
+    try:
+        with database.session() as session:
+            case = find_case_by_agenda(session, agenda)
+            if case is None or case.id is None:
+                print(f"✗ nomor agenda tidak ditemukan / agenda number not found: {agenda}",
+                      file=sys.stderr)
+                return 1
+            data = render_disposition_pdf(session, registry, translator, case.id,
+                                          language or settings.default_language)
+            name = case.agenda_number
+    finally:
+        database.dispose()
+    path = Path(output or name.replace("/", "-") + ".pdf")
+    path.write_bytes(data)
+    print(f"✓ {path} ({len(data)} bytes)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kimbot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -59,14 +165,36 @@ def main(argv: list[str] | None = None) -> int:
     sop_sub = sop.add_subparsers(dest="sop_command", required=True)
     check = sop_sub.add_parser("check", help="validate SOP files")
     check.add_argument("files", nargs="*")
+    draw = sop_sub.add_parser("draw", help="draw an SOP as a Mermaid flowchart")
+    draw.add_argument("file", metavar="FILE")
+    draw.add_argument("-o", "--output", metavar="OUT",
+                      help="write here (.mmd, or .md with a mermaid block); default stdout")
+    imp = sop_sub.add_parser("import", help="draft an SOP YAML from the SOP table as text")
+    imp.add_argument("file", metavar="TEXT_FILE")
+    imp.add_argument("-o", "--output", metavar="OUT.yaml", help="default: stdout")
+    imp.add_argument("--office", metavar="CODE", help="office code in offices.yaml")
+    imp.add_argument("--code", metavar="CODE", help="SOP code (default: made from the title)")
+    imp.add_argument("--force", action="store_true", help="overwrite OUT.yaml if it exists")
+    pdf = sub.add_parser("pdf", help="print a lembar disposisi (disposition sheet) to PDF")
+    pdf.add_argument("agenda", metavar="AGENDA_NUMBER")
+    pdf.add_argument("-o", "--output", metavar="FILE",
+                     help="where to write it (default: the agenda number, / replaced by -)")
+    pdf.add_argument("--lang", choices=["id", "en"], help="label language (default: id)")
     args = parser.parse_args(argv)
-    level = logging.WARNING if args.command in ("demo", "sop") else logging.INFO
+    level = logging.WARNING if args.command in ("demo", "sop", "pdf") else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
+    if args.command == "sop" and args.sop_command == "draw":
+        return sop_draw(args.file, args.output, _settings().sop_dir)
+    if args.command == "sop" and args.sop_command == "import":
+        return sop_import(args.file, args.output, args.office, args.code, args.force,
+                          _settings().sop_dir)
     if args.command == "sop":
         return sop_check(args.files, _settings().sop_dir)
+    if args.command == "pdf":
+        return pdf_command(args.agenda, args.output, args.lang)
     if args.command == "migrate":
         from bot.db import Database
 

@@ -16,6 +16,11 @@ from bot.sop.waktu import parse_waktu
 OFFICES_FILE = "offices.yaml"
 _CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,23}$")
 _ACTION_CODE = re.compile(r"^[a-z0-9_]{1,12}$")
+# "jika tidak sesuai dikembalikan …" in a Kegiatan: the paper SOP draws a decision there.
+_RETURN_WORDING = re.compile(
+    r"\b(?:jika|apabila|bila|kalau)\s+(?:tidak|belum)\s+sesuai[\s,;:]*(?:maka\s+)?dikembalikan",
+    re.IGNORECASE,
+)
 _NOTE = {"wajib": True, "required": True, "opsional": False, "optional": False, "tidak": False}
 HEADER_KEYS = (
     "judul_diagram",
@@ -243,7 +248,8 @@ def _check_flow(file: str, steps: tuple[Step, ...], started_by: str) -> None:
                 raise SopError(
                     file,
                     f"aksi {action.code}: langkah tujuan {action.target} tidak ada "
-                    f"(langkah yang ada: {numbers[0]}-{numbers[-1]})",
+                    f"(langkah yang ada: {numbers[0]}-{numbers[-1]}); ubah 'ke' menjadi "
+                    "nomor salah satu langkah itu",
                     step.number,
                 )
             returns_forward = action.target is not None and action.target >= step.number
@@ -273,7 +279,18 @@ def _check_flow(file: str, steps: tuple[Step, ...], started_by: str) -> None:
             raise SopError(
                 file,
                 "keputusan tanpa jalan lanjut: ada 'kembalikan' tapi tidak ada "
-                "'teruskan'/'paraf'/'disposisi'/'selesai'",
+                "'teruskan'/'paraf'/'disposisi'/'selesai'; tambahkan aksi untuk jalan "
+                "'jika sesuai' (mis. jenis: paraf)",
+                step.number,
+            )
+        if _RETURN_WORDING.search(" ".join(step.activity.split())) and (
+            ActionKind.RETURN not in kinds
+        ):
+            raise SopError(
+                file,
+                "kegiatan menyebut 'jika tidak sesuai dikembalikan' tetapi tidak ada aksi "
+                "'kembalikan'; tambahkan aksi jenis: kembalikan dengan 'ke: <nomor langkah>' "
+                "(langkah yang memperbaiki) di samping aksi jalan lanjutnya",
                 step.number,
             )
     if not any(a.kind is ActionKind.FINISH for s in steps for a in s.actions):

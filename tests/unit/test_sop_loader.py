@@ -408,3 +408,136 @@ def test_an_office_with_an_unknown_timezone_is_refused(tmp_path: Path) -> None:
     )
     error = refused(tmp_path)
     assert "zona_waktu 'Asia/Lumajang' tidak dikenal" in str(error)
+
+
+# -- what the SOP authoring issue asks of the checker -----------------------------------------
+# Each refusal names the file, the step, what is wrong and what would fix it.
+
+
+@pytest.mark.parametrize(
+    ("changes", "step", "wrong", "fix"),
+    [
+        ({"s2": {"pelaksana": "Bupati"}}, 2, "peran 'Bupati' tidak dikenal",
+         "gunakan Kadis/Kadin, Sekdis/Sekdin, Kabid, Kasi, Staf/Petugas atau Tim"),
+        ({"s2": {"waktu": "sebentar"}}, 2, "waktu 'sebentar' tidak dapat dibaca",
+         "tulis angka lalu satuan, mis. '5 menit'"),
+        ({"s3": {"waktu": ""}}, 3, "waktu '' tidak dapat dibaca", "'2 jam' atau '1 hari'"),
+        (
+            {"s2": {"aksi": [{"kode": "ok", "jenis": "teruskan"},
+                             {"kode": "kembali", "jenis": "kembalikan", "ke": 7}]}},
+            2,
+            "langkah tujuan 7 tidak ada (langkah yang ada: 1-3)",
+            "ubah 'ke' menjadi nomor salah satu langkah itu",
+        ),
+        (
+            {"s1": {"aksi": [{"kode": "lompat", "jenis": "teruskan", "ke": 3}]}},
+            2,
+            "langkah [2] tidak dapat dicapai dari langkah 1",
+            "periksa 'ke' pada aksi teruskan",
+        ),
+        (
+            {"s2": {"aksi": [{"kode": "kembali", "jenis": "kembalikan", "ke": 1}]}},
+            2,
+            "keputusan tanpa jalan lanjut",
+            "tambahkan aksi untuk jalan 'jika sesuai' (mis. jenis: paraf)",
+        ),
+        (
+            {"s2": {"aksi": [{"kode": "kembali", "jenis": "kembalikan"}]}},
+            2,
+            "pengembalian perlu 'ke'",
+            "nomor langkah atau pemohon",
+        ),
+    ],
+)
+def test_each_refusal_says_what_is_wrong_and_how_to_fix_it(
+    tmp_path: Path, changes: dict, step: int, wrong: str, fix: str
+) -> None:
+    error = refused(sop_dir(tmp_path, rusak=variant(**changes)))
+    assert (error.file, error.step) == ("rusak.yaml", step)
+    assert wrong in error.detail
+    assert fix in error.detail
+
+
+DECISION_TEXT = (
+    "Menerima, mengoreksi konsep, jika tidak sesuai dikembalikan ke kepala seksi untuk "
+    "diperbaiki jika sesuai diparaf koordinasi dan diteruskan"
+)
+
+
+@pytest.mark.parametrize(
+    "kegiatan",
+    [
+        DECISION_TEXT,
+        "Meneliti naskah JIKA TIDAK SESUAI DIKEMBALIKAN untuk diperbaiki",
+        "Meneliti naskah, apabila belum sesuai, dikembalikan untuk diperbaiki",
+        "Meneliti naskah jika tidak\n  sesuai maka dikembalikan",
+    ],
+)
+def test_a_step_whose_text_returns_the_work_must_offer_a_return(
+    tmp_path: Path, kegiatan: str
+) -> None:
+    """The paper SOP draws a decision there; a step with only 'teruskan' would hide it."""
+    data = variant(s2={"kegiatan": kegiatan, "aksi": [{"kode": "paraf", "jenis": "paraf"}]})
+    error = refused(sop_dir(tmp_path, rusak=data))
+    assert (error.file, error.step) == ("rusak.yaml", 2)
+    assert "kegiatan menyebut 'jika tidak sesuai dikembalikan'" in error.detail
+    assert "tambahkan aksi jenis: kembalikan dengan 'ke: <nomor langkah>'" in error.detail
+
+
+def test_the_return_wording_is_checked_on_default_actions_too(tmp_path: Path) -> None:
+    data = variant(s2={"kegiatan": DECISION_TEXT})
+    del data["prosedur"][1]["aksi"]  # the default: one 'teruskan' button
+    error = refused(sop_dir(tmp_path, rusak=data))
+    assert error.step == 2
+    assert "tidak ada aksi 'kembalikan'" in error.detail
+
+
+def test_a_step_whose_text_returns_the_work_loads_with_both_ways(tmp_path: Path) -> None:
+    data = variant(s2={"kegiatan": DECISION_TEXT, "aksi": [
+        {"kode": "paraf", "jenis": "paraf"},
+        {"kode": "kembali", "jenis": "kembalikan", "ke": 1},
+    ]})
+    _, [sop] = load_sop_dir(sop_dir(tmp_path, baik=data))
+    kinds = [a.kind for a in sop.step(2).actions]
+    assert kinds == [ActionKind.INITIAL, ActionKind.RETURN]
+
+
+def test_words_alone_do_not_make_a_decision(tmp_path: Path) -> None:
+    """'dikembalikan' without 'jika tidak sesuai' (e.g. a file handed back) is no decision."""
+    data = variant(s2={"kegiatan": "Berkas asli dikembalikan kepada pemohon jika sesuai"})
+    del data["prosedur"][1]["aksi"]
+    _, [sop] = load_sop_dir(sop_dir(tmp_path, baik=data))
+    assert [a.code for a in sop.step(2).actions] == ["teruskan"]
+
+
+def test_every_shipped_sop_file_passes_the_check() -> None:
+    """`kimbot sop check` on sop_steps/: the Kolaka SOP (seed 001) ships next to Lumajang."""
+    offices, sops = load_sop_dir(SOP_DIR)
+    assert {(s.code, s.office) for s in sops} >= {
+        ("lmj-layanan-kim", "lumajang"),
+        ("klk-bentuk-kim", "kolaka"),
+    }
+    assert set(offices) == {"lumajang", "kolaka"}
+
+
+def test_an_internal_sop_is_not_offered_to_members(registry: SopRegistry) -> None:
+    kolaka = registry.get("klk-bentuk-kim")
+    assert kolaka is not None
+    assert kolaka.started_by == "kadis"
+    assert kolaka not in registry.member_services()
+
+
+def test_the_worked_example_in_the_sop_readme_passes_the_check(tmp_path: Path) -> None:
+    """sop_steps/README.md teaches the format with a 4-step SOP; it must stay valid."""
+    readme = (SOP_DIR / "README.md").read_text(encoding="utf-8")
+    [example] = [block for block in readme.split("```yaml\n")[1:]
+                 if "kode: lmj-contoh-liputan" in block]
+    text = example.split("```", 1)[0]
+    _, [sop] = load_sop_dir(sop_dir(tmp_path, lumajang_contoh_liputan=text))
+    assert [s.roles for s in sop.steps] == [("staf",), ("kasi",), ("kabid",), ("tim",)]
+    decision = sop.step(2)
+    assert [(a.kind, a.target) for a in decision.actions] == [
+        (ActionKind.INITIAL, None), (ActionKind.RETURN, 1)]
+    assert sop.step(1).action("kembali").to_requester  # type: ignore[union-attr]
+    for kind in ActionKind:
+        assert f"`{kind.value}`" in readme
