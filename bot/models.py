@@ -206,6 +206,7 @@ class DocumentVersion(SQLModel, table=True):
     case_id: int = Field(foreign_key="case.id", index=True)
     version: int
     step_no: int
+    attachment_id: int | None = Field(default=None, foreign_key="attachment.id")
     title: str = Field(default="", max_length=128)
     kind: str = Field(max_length=16)  # photo | document
     file_ref: str = Field(max_length=256)

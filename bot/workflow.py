@@ -19,11 +19,13 @@ from bot.models import (
     Attachment,
     AuditEntry,
     Case,
+    DocumentVersion,
     Notification,
     RoleBinding,
+    TeamMember,
     User,
 )
-from bot.outbox import notify
+from bot.outbox import FILES_SENT, notify
 from bot.sla import Sla
 from bot.sop import Action, ActionKind, Sop, SopRegistry, Step
 from bot.sop.model import REQUESTER
@@ -259,6 +261,8 @@ class Workflow:
             raise BadInput("error.note_required")
         if len(note) > MAX_NOTE:
             raise BadInput("error.too_long", limit=MAX_NOTE)
+        if step.assigns_team and action.kind.moves_forward and not self._team_ids(session, case):
+            raise BadInput("error.team_required")
         role = sorted(self.roles_of(session, user.id, case.office) & set(step.roles))[0]
         return self._apply(session, self.sop_of(case), case, step, action, user, role, note)
 
@@ -392,6 +396,27 @@ class Workflow:
             ))
         session.flush()
 
+    @staticmethod
+    def _team_ids(session: Session, case: Case) -> list[int]:
+        return list(session.exec(
+            select(TeamMember.user_id).where(TeamMember.case_id == case.id)
+            .where(col(TeamMember.removed_at).is_(None)).order_by(col(TeamMember.id))
+        ))
+
+    @staticmethod
+    def _current_attachments(session: Session, case: Case) -> list[int]:
+        """The case's files, of the working document only its latest version."""
+        ids = session.exec(
+            select(Attachment.id).where(Attachment.case_id == case.id)
+            .order_by(col(Attachment.id))
+        ).all()
+        versions = session.exec(
+            select(DocumentVersion.attachment_id).where(DocumentVersion.case_id == case.id)
+            .order_by(col(DocumentVersion.version))
+        ).all()
+        superseded = set(versions[:-1])
+        return [i for i in ids if i is not None and i not in superseded]
+
     def _previous_holder(self, session: Session, case: Case, step: Step) -> User | None:
         """Who last acted at this step, if they still hold its role (returns go to them)."""
         entry = session.exec(
@@ -424,10 +449,10 @@ class Workflow:
         sop = self.sop_of(case)
         previous = self._previous_holder(session, case, step) if returned else None
         targets = [previous] if previous else self.sla.holders(session, case.office, step.roles)
-        attachments = session.exec(
-            select(Attachment.id).where(Attachment.case_id == case.id).order_by(
-                col(Attachment.id))
-        ).all()
+        team = self._team_ids(session, case) if "tim" in step.roles and not previous else []
+        if team:  # a field-team step goes to the team assigned to this case, not every Tim
+            targets = [u for u in (session.get(User, i) for i in team) if u is not None]
+        attachments = self._current_attachments(session, case)
         params: dict[str, Any] = {
             "agenda": case.agenda_number,
             "subject": case.subject,
@@ -448,11 +473,14 @@ class Workflow:
             assert user.id is not None
             # Each document goes to a person once: with their first notification about the
             # case, and later ones (a member's correction) when they arrive.
+            # A row that failed for good (a blocked chat) gave only what it had sent.
             sent = session.exec(
-                select(Notification.attachment_ids).where(Notification.case_id == case.id)
+                select(Notification.attachment_ids, Notification.status, Notification.params)
+                .where(Notification.case_id == case.id)
                 .where(Notification.recipient_id == user.id)
             ).all()
-            already = {a for ids in sent for a in ids}
+            already = {a for ids, status, row_params in sent
+                       for a in (row_params.get(FILES_SENT, []) if status == "failed" else ids)}
             files = [a for a in attachments if a is not None and a not in already]
             notify(session, self.clock, user.id, key, case_id=case.id,
                    case_version=case.version, actions=[a.code for a in step.actions],

@@ -234,7 +234,26 @@ def _step(file: str, raw: Any, index: int, is_last: bool) -> Step:
         note=str(raw.get("keterangan") or ""),
         actions=actions,
         inferred=str(raw.get("penafsiran") or ""),
+        document=_document(file, number, raw.get("dokumen")),
+        assigns_team=_flag(file, number, raw.get("penugasan_tim"), "penugasan_tim"),
     )
+
+
+def _document(file: str, number: int, value: Any) -> str:
+    if value is None:
+        return ""
+    text = " ".join(str(value).split())
+    if not text or len(text) > 80:
+        raise SopError(file, "dokumen: tulis judul dokumen kerja (1-80 huruf)", number)
+    return text
+
+
+def _flag(file: str, number: int, value: Any, name: str) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise SopError(file, f"{name}: tulis true atau false", number)
+    return value
 
 
 def _check_flow(file: str, steps: tuple[Step, ...], started_by: str) -> None:

@@ -81,6 +81,8 @@ class Step:
     note: str  # Keterangan
     actions: tuple[Action, ...]
     inferred: str = ""  # where the role was inferred from the wording, why
+    document: str = ""  # title of the working document the holder may attach or replace here
+    assigns_team: bool = False  # the holder assigns the field team (people with role Tim)
 
     def action(self, code: str) -> Action | None:
         return next((a for a in self.actions if a.code == code), None)

@@ -3,11 +3,12 @@ played through it (with its corrections) by the officials the roles were inferre
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlmodel import col, select
 
+from bot.casework import assign_team
 from bot.clock import ManualClock
 from bot.db import Database
 from bot.errors import NotAllowed
@@ -207,6 +208,14 @@ def test_a_kim_formation_runs_from_order_to_documentation_with_corrections(
     ]
     for role, code, note, to_step in path:
         clock.advance(timedelta(minutes=5))
+        if code == "atur_tim":  # step 11 cannot go on without a team
+            with db.session() as s:
+                case = s.get(Case, case_id)
+                assert case is not None
+                team = assign_team(s, workflow, case_id, officials["kasi"],
+                                   version=case.version, member_ids=[officials["tim"].id or 0],
+                                   duty_date=date(2026, 11, 30))
+            assert [line.name for line in team] == ["Tim Kolaka"]
         press(db, workflow, case_id, officials[role], code, note)
         assert at_step(db, case_id) == ("open", to_step), (role, code)
     press(db, workflow, case_id, officials["staf"], "dokumentasi")
