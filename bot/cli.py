@@ -179,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     pdf.add_argument("agenda", metavar="AGENDA_NUMBER")
     pdf.add_argument("-o", "--output", metavar="FILE",
                      help="where to write it (default: the agenda number, / replaced by -)")
-    pdf.add_argument("--lang", choices=["id", "en"], help="label language (default: id)")
+    pdf.add_argument("--lang", choices=["id", "en"],
+                     help="label language (default: KIMBOT_DEFAULT_LANGUAGE, normally id)")
     args = parser.parse_args(argv)
     level = logging.WARNING if args.command in ("demo", "sop", "pdf") else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")

@@ -23,10 +23,11 @@ from bot.i18n import Translator
 from bot.settings import Settings
 from bot.sop import SopRegistry
 from bot.workflow import Workflow
-from handlers import admin, officials, registration, request, router, start
+from handlers import admin, officials, print, registration, request, router, start
 from handlers.context import KEY, Services, services
 from handlers.scheduler import SlaScheduler
 from handlers.sender import OutboxSender
+from handlers.updates import PerChatUpdateProcessor
 
 log = logging.getLogger(__name__)
 
@@ -101,10 +102,12 @@ def build_application(svc: Services) -> Application:  # type: ignore[type-arg]
         builder = builder.base_url(svc.settings.telegram_base_url)
     if svc.settings.telegram_base_file_url:
         builder = builder.base_file_url(svc.settings.telegram_base_file_url)
+    # Other people's updates run while one waits on Telegram; each person's stay in order.
+    builder = builder.concurrent_updates(PerChatUpdateProcessor())
     app = builder.post_init(_post_init).post_stop(_post_stop).build()
     app.bot_data[KEY] = svc
     app.add_handler(TypeHandler(Update, skip_replayed), group=-1)
-    for module in (start, registration, request, officials, admin, router):
+    for module in (start, registration, request, officials, print, admin, router):
         module.register(app)
     start.register_fallbacks(app)
     app.add_error_handler(on_error)
