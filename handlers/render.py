@@ -91,6 +91,8 @@ def notification(
         params["waktu"] = waktu_text(tr, lang, str(params["waktu"]))
     if isinstance(params.get("items"), list):
         params["items"] = "\n".join(f"• {item}" for item in params["items"])
+    more = params.get("more")
+    params["more_line"] = tr.text(lang, "line.more", count=more) if more else ""
     params["due_line"] = (tr.text(lang, "line.due", waktu=params["waktu"], due=params["due_at"])
                           if params.get("due_at") not in (None, "", "-") else "")
     if "roles" in params:
