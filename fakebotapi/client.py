@@ -15,15 +15,18 @@ from fakebotapi.server import FakeBotApi
 @dataclass
 class _Snapshot:
     changes: int
-    versions: dict[int, tuple[int, bool]]
+    versions: dict[int, int]
 
 
 class FakeUser:
     """A Telegram user chatting privately with the bot under test.
 
-    Every interaction (``send``, ``click`` ...) pushes an update and waits until
-    the bot reacted (a new message, an edit, a deletion or, for clicks, a callback
-    answer) and then stayed quiet for ``settle`` seconds.
+    Every interaction (``send``, ``click`` ...) pushes an update, waits until the bot
+    reacted in this chat (a new message, an edit, a deletion or, for clicks, a
+    callback answer) and then until the bot made no API call at all for ``settle``
+    seconds. It returns the bot messages of this chat sent or edited meanwhile.
+    With ``expect_reply=False`` it only waits for the update to be fetched and the
+    bot to go quiet (for reactions that happen only in other chats, or none).
     """
 
     def __init__(
@@ -64,20 +67,31 @@ class FakeUser:
     # ------------------------------------------------------------------ actions
 
     async def send(
-        self, text: str, *, reply_to: SentMessage | None = None
+        self,
+        text: str,
+        *,
+        reply_to: SentMessage | None = None,
+        expect_reply: bool = True,
     ) -> list[SentMessage]:
         """Send a text message; return the bot messages sent or edited in reaction."""
         return await self._interact(
-            lambda: self.api.push_message(self.user, text, reply_to=reply_to), repr(text)
+            lambda: self.api.push_message(self.user, text, reply_to=reply_to),
+            repr(text),
+            expect_reply,
         )
 
     async def send_photo(
-        self, data: bytes = TINY_PNG, caption: str | None = None
+        self,
+        data: bytes = TINY_PNG,
+        caption: str | None = None,
+        *,
+        expect_reply: bool = True,
     ) -> list[SentMessage]:
         """Send a photo (a 1x1 PNG by default)."""
         return await self._interact(
             lambda: self.api.push_message(self.user, photo=data, caption=caption),
             f"photo ({len(data)} bytes)",
+            expect_reply,
         )
 
     async def send_document(
@@ -86,6 +100,8 @@ class FakeUser:
         data: bytes,
         mime: str = "application/octet-stream",
         caption: str | None = None,
+        *,
+        expect_reply: bool = True,
     ) -> list[SentMessage]:
         """Send a document."""
         return await self._interact(
@@ -93,9 +109,10 @@ class FakeUser:
                 self.user, document=(filename, data, mime), caption=caption
             ),
             f"document {filename!r}",
+            expect_reply,
         )
 
-    async def share_contact(self, phone: str) -> list[SentMessage]:
+    async def share_contact(self, phone: str, *, expect_reply: bool = True) -> list[SentMessage]:
         """Share the user's own contact (as from a ``request_contact`` keyboard button)."""
         contact: JSONDict = {
             "phone_number": phone,
@@ -105,7 +122,9 @@ class FakeUser:
         if "last_name" in self.user:
             contact["last_name"] = self.user["last_name"]
         return await self._interact(
-            lambda: self.api.push_message(self.user, contact=contact), f"contact {phone}"
+            lambda: self.api.push_message(self.user, contact=contact),
+            f"contact {phone}",
+            expect_reply,
         )
 
     async def click(
@@ -114,19 +133,23 @@ class FakeUser:
         *,
         data: str | None = None,
         message: SentMessage | None = None,
+        expect_reply: bool = True,
     ) -> list[SentMessage]:
         """Press an inline button by text (exact, else unique substring) or send raw ``data``.
 
-        Uses ``message`` or else the latest message that has an inline keyboard.
+        Uses ``message`` or else the latest message with an inline keyboard (for raw
+        ``data`` without a keyboard message: the latest message).
         """
         if button_text is None and data is None:
             raise ValueError("click() needs button_text or data")
-        if message is not None:
-            target = message
-        elif button_text is None:
-            target = self._latest_keyboard_message(required=False)
-        else:
-            target = self._latest_keyboard_message(required=True)
+        target = message or self._keyboard_message()
+        if target is None and button_text is None:
+            target = self.last_message
+        if target is None:
+            raise AssertionError(
+                f"{self!r}: no bot message with an inline keyboard to click. Last messages:\n"
+                f"{self.api.dump_chat(self.chat_id)}"
+            )
         if target.deleted:
             raise AssertionError(f"cannot click on deleted message {target.describe()}")
         if button_text is not None:
@@ -137,11 +160,11 @@ class FakeUser:
                 )
             what = f"click on {label!r}"
         else:
-            callback_data = data
+            callback_data = data or ""
             what = f"click with data {data!r}"
-        assert callback_data is not None
+        clicked = target
         return await self._interact(
-            lambda: self.api.push_callback(self.user, target, callback_data), what
+            lambda: self.api.push_callback(self.user, clicked, callback_data), what, expect_reply
         )
 
     async def expect_silence(self, seconds: float = 0.2) -> None:
@@ -156,11 +179,11 @@ class FakeUser:
             )
 
     async def wait_quiet(self) -> None:
-        """Wait until the chat has been quiet for ``settle`` seconds (bounded by timeout)."""
+        """Wait until the bot made no API call for ``settle`` seconds (bounded by timeout)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
         while loop.time() < deadline:
-            last = self.api.last_chat_call_at(self.chat_id)
+            last = self.api.last_call_at
             quiet = time.monotonic() - last if last is not None else self.settle
             if quiet >= self.settle:
                 return
@@ -190,7 +213,7 @@ class FakeUser:
 
     def buttons(self, message: SentMessage | None = None) -> list[list[tuple[str, str | None]]]:
         """Inline buttons of ``message`` (default: latest keyboard message) as (text, data)."""
-        target = message or self._latest_keyboard_message(required=False, allow_none=True)
+        target = message or self._keyboard_message()
         return target.buttons() if target is not None else []
 
     def reply_keyboard(self) -> list[list[str]]:
@@ -215,21 +238,11 @@ class FakeUser:
 
     # ------------------------------------------------------------------ internals
 
-    def _latest_keyboard_message(
-        self, *, required: bool, allow_none: bool = False
-    ) -> SentMessage:
-        msgs = self.messages
-        for msg in reversed(msgs):
+    def _keyboard_message(self) -> SentMessage | None:
+        for msg in reversed(self.messages):
             if msg.has_inline_keyboard:
                 return msg
-        if not required and msgs:
-            return msgs[-1]
-        if allow_none:
-            return None  # type: ignore[return-value]
-        raise AssertionError(
-            f"{self!r}: no bot message with an inline keyboard. Last messages:\n"
-            f"{self.api.dump_chat(self.chat_id)}"
-        )
+        return None
 
     @staticmethod
     def _find_button(message: SentMessage, text: str) -> tuple[str, str | None]:
@@ -255,45 +268,43 @@ class FakeUser:
     def _snapshot(self) -> _Snapshot:
         return _Snapshot(
             changes=self.api.chat_changes(self.chat_id),
-            versions={
-                m.message_id: (m.edited_count, m.deleted) for m in self.api.messages(self.chat_id)
-            },
+            versions={m.message_id: m.edited_count for m in self.api.messages(self.chat_id)},
         )
 
     def _changed_since(self, snap: _Snapshot) -> list[SentMessage]:
         return [
             m
             for m in self.api.messages(self.chat_id)
-            if not m.deleted
-            and (
-                m.message_id not in snap.versions
-                or snap.versions[m.message_id][0] != m.edited_count
-            )
+            if not m.deleted and snap.versions.get(m.message_id) != m.edited_count
         ]
 
-    async def _interact(self, push: Callable[[], JSONDict], what: str) -> list[SentMessage]:
+    async def _interact(
+        self, push: Callable[[], JSONDict], what: str, expect_reply: bool
+    ) -> list[SentMessage]:
         snap = self._snapshot()
         update = push()
         self.last_update = update
+        update_id = int(update["update_id"])
         query = update.get("callback_query")
         query_id = str(query["id"]) if isinstance(query, dict) else None
         if query_id is not None:
             self._last_query_id = query_id
 
         def replied() -> bool:
+            if not expect_reply:
+                return not self.api.is_update_pending(update_id)
             if self.api.chat_changes(self.chat_id) != snap.changes:
                 return True
             return query_id is not None and self.api.callback_answer(query_id) is not None
 
         def explain() -> str:
-            lines = [f"{self!r}: bot did not react to {what} within {self.timeout}s"]
-            if self.api.is_update_pending(int(update["update_id"])):
+            verb = "react to" if expect_reply else "fetch"
+            lines = [f"{self!r}: bot did not {verb} {what} within {self.timeout}s"]
+            if self.api.is_update_pending(update_id):
                 lines.append("  (the update was never fetched by getUpdates - is the bot polling?)")
-            for err in self.api.server_errors:
-                lines.append(f"  fake server error: {err!r}")
+            lines.extend(f"  fake server error: {err!r}" for err in self.api.server_errors)
             failed = [c for c in self.api.calls if c.error is not None][-5:]
-            for call in failed:
-                lines.append(f"  failed call {call.method}: {call.error}")
+            lines.extend(f"  failed call {c.method}: {c.error}" for c in failed)
             lines.append(f"Last messages in chat {self.chat_id}:")
             lines.append(self.api.dump_chat(self.chat_id))
             return "\n".join(lines)

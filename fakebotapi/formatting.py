@@ -47,7 +47,7 @@ class _Parser(HTMLParser):
             if ch == "\n":
                 self._line_starts.append(idx + 1)
         self.parts: list[str] = []
-        self.offset = 0
+        self.text_pos = 0
         self.stack: list[tuple[str, JSONDict, int]] = []
         self.entities: list[JSONDict] = []
 
@@ -73,8 +73,11 @@ class _Parser(HTMLParser):
                 user_id = href.removeprefix("tg://user?id=")
                 entity = {
                     "type": "text_mention",
-                    "user": {"id": int(user_id) if user_id.isdigit() else 0,
-                             "is_bot": False, "first_name": ""},
+                    "user": {
+                        "id": int(user_id) if user_id.isdigit() else 0,
+                        "is_bot": False,
+                        "first_name": "",
+                    },
                 }
             else:
                 entity["url"] = href
@@ -87,7 +90,7 @@ class _Parser(HTMLParser):
             if lang.startswith("language-"):
                 self.stack[-1][1]["language"] = lang.removeprefix("language-")
                 entity["type"] = ""
-        self.stack.append((tag, entity, self.offset))
+        self.stack.append((tag, entity, self.text_pos))
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         raise EntityParseError(
@@ -96,22 +99,20 @@ class _Parser(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if not self.stack:
-            raise EntityParseError(
-                f'Unexpected end tag at byte offset {self._byte_offset()}'
-            )
+            raise EntityParseError(f"Unexpected end tag at byte offset {self._byte_offset()}")
         open_tag, entity, start = self.stack.pop()
         if open_tag != tag:
             raise EntityParseError(
-                f'Unmatched end tag at byte offset {self._byte_offset()}, '
+                f"Unmatched end tag at byte offset {self._byte_offset()}, "
                 f'expected "</{open_tag}>", found "</{tag}>"'
             )
-        length = self.offset - start
+        length = self.text_pos - start
         if entity["type"] and length > 0:
             self.entities.append({**entity, "offset": start, "length": length})
 
     def handle_data(self, data: str) -> None:
         self.parts.append(data)
-        self.offset += utf16_len(data)
+        self.text_pos += utf16_len(data)
 
 
 def parse_html(source: str) -> tuple[str, list[JSONDict]]:

@@ -227,8 +227,7 @@ class SentMessage:
         rows = self.buttons()
         if rows:
             shown = " / ".join(
-                " | ".join(f"{t}{'=' + d if d is not None else ''}" for t, d in row)
-                for row in rows
+                " | ".join(f"{t}{'=' + d if d is not None else ''}" for t, d in row) for row in rows
             )
             out += f"  buttons: {shown}"
         elif self.reply_markup and "keyboard" in self.reply_markup:

@@ -54,25 +54,77 @@ QUERY_TOO_OLD = "query is too old and response timeout expired or query ID is in
 # Form/multipart values are strings; these are kept verbatim, all others are JSON-decoded.
 _STRING_FIELDS = frozenset(
     {
-        "text", "caption", "data", "query", "callback_query_id", "inline_query_id",
-        "file_id", "photo", "document", "video", "audio", "voice", "animation", "sticker",
-        "video_note", "thumbnail", "parse_mode", "url", "action", "language_code",
-        "phone_number", "first_name", "last_name", "title", "description", "name",
-        "short_description", "emoji", "secret_token", "business_connection_id",
-        "inline_message_id", "message_effect_id", "ip_address", "certificate",
-        "payload", "provider_token", "currency", "start_parameter", "vcard",
-        "address", "foursquare_id", "question", "explanation", "custom_title",
+        "text",
+        "caption",
+        "data",
+        "query",
+        "callback_query_id",
+        "inline_query_id",
+        "file_id",
+        "photo",
+        "document",
+        "video",
+        "audio",
+        "voice",
+        "animation",
+        "sticker",
+        "video_note",
+        "thumbnail",
+        "parse_mode",
+        "url",
+        "action",
+        "language_code",
+        "phone_number",
+        "first_name",
+        "last_name",
+        "title",
+        "description",
+        "name",
+        "short_description",
+        "emoji",
+        "secret_token",
+        "business_connection_id",
+        "inline_message_id",
+        "message_effect_id",
+        "ip_address",
+        "certificate",
+        "payload",
+        "provider_token",
+        "currency",
+        "start_parameter",
+        "vcard",
+        "address",
+        "foursquare_id",
+        "question",
+        "explanation",
+        "custom_title",
     }
 )
 
 # Methods that deliver something to a chat: refused with 403 for blocked chats.
 _SEND_METHODS = frozenset(
     {
-        "sendMessage", "sendPhoto", "sendDocument", "sendMediaGroup", "sendChatAction",
-        "copyMessage", "forwardMessage", "editMessageText", "editMessageReplyMarkup",
-        "editMessageCaption", "sendVideo", "sendAudio", "sendVoice", "sendSticker",
-        "sendAnimation", "sendLocation", "sendContact", "sendPoll", "sendDice",
-        "copyMessages", "forwardMessages",
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "sendMediaGroup",
+        "sendChatAction",
+        "copyMessage",
+        "forwardMessage",
+        "editMessageText",
+        "editMessageReplyMarkup",
+        "editMessageCaption",
+        "sendVideo",
+        "sendAudio",
+        "sendVoice",
+        "sendSticker",
+        "sendAnimation",
+        "sendLocation",
+        "sendContact",
+        "sendPoll",
+        "sendDice",
+        "copyMessages",
+        "forwardMessages",
     }
 )
 
@@ -115,6 +167,17 @@ def _client_gone() -> bool:
         return False
     transport = request.transport
     return transport is None or transport.is_closing()
+
+
+def _param_chat_id(params: JSONDict) -> int | None:
+    value = params.get("chat_id")
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    return None
 
 
 def _now() -> int:
@@ -187,6 +250,7 @@ class FakeBotApi:
 
         self._chat_changes: dict[int, int] = {}
         self._chat_last_call: dict[int, float] = {}
+        self._last_call_at: float | None = None
 
         self.commands: dict[str, list[JSONDict]] = {}
         self.menu_buttons: dict[int | None, JSONDict] = {}
@@ -296,7 +360,10 @@ class FakeBotApi:
                 await asyncio.wait_for(event.wait(), delay)
 
     async def wait_for_messages(
-        self, chat_id: int, count: int, timeout: float = 5.0  # noqa: ASYNC109
+        self,
+        chat_id: int,
+        count: int,
+        timeout: float = 5.0,  # noqa: ASYNC109
     ) -> list[SentMessage]:
         """Wait until the bot has sent at least ``count`` messages to ``chat_id``."""
 
@@ -312,7 +379,11 @@ class FakeBotApi:
         return self.messages(chat_id)
 
     async def wait_for_call(
-        self, method: str, timeout: float = 5.0, *, since: int = 0  # noqa: ASYNC109
+        self,
+        method: str,
+        timeout: float = 5.0,  # noqa: ASYNC109
+        *,
+        since: int = 0,
     ) -> Call:
         """Wait for a call of ``method`` recorded at index >= ``since`` in ``calls``."""
         found: list[Call] = []
@@ -359,6 +430,11 @@ class FakeBotApi:
     def last_chat_call_at(self, chat_id: int) -> float | None:
         """``time.monotonic()`` of the last bot call touching this chat."""
         return self._chat_last_call.get(chat_id)
+
+    @property
+    def last_call_at(self) -> float | None:
+        """``time.monotonic()`` of the bot's last API call or update hand-out."""
+        return self._last_call_at
 
     @property
     def queued_updates(self) -> int:
@@ -431,6 +507,14 @@ class FakeBotApi:
     # ------------------------------------------------------------------ updates
 
     def _enqueue(self, update: JSONDict, *, forced: bool = False) -> JSONDict:
+        for key in ("message", "edited_message", "channel_post"):
+            message = update.get(key)
+            if isinstance(message, dict) and "chat" in message and "message_id" in message:
+                chat_id, message_id = int(message["chat"]["id"]), int(message["message_id"])
+                self._chats.setdefault(chat_id, dict(message["chat"]))
+                self._user_messages.setdefault((chat_id, message_id), message)
+                if self._next_message_id.get(chat_id, 1) <= message_id:
+                    self._next_message_id[chat_id] = message_id + 1
         self._queue.append(_Pending(update, forced=forced))
         self._notify()
         return update
@@ -496,7 +580,6 @@ class FakeBotApi:
             message["contact"] = dict(contact)
         if reply_to is not None:
             message["reply_to_message"] = reply_to.as_dict()
-        self._user_messages[(chat_id, message["message_id"])] = message
         return self.push_update({"message": message})
 
     def push_callback(
@@ -575,7 +658,7 @@ class FakeBotApi:
             )
         call = Call(name, params, time.monotonic(), uploads, token=token)
         self.calls.append(call)
-        self._touch_call(params)
+        self._touch_call(name, params)
         _REQUEST.set(request)
         try:
             if handler is None:
@@ -644,10 +727,13 @@ class FakeBotApi:
             return value
         return value if isinstance(decoded, str) else decoded
 
-    def _touch_call(self, params: JSONDict) -> None:
-        chat_id = params.get("chat_id")
-        if isinstance(chat_id, int):
-            self._chat_last_call[chat_id] = time.monotonic()
+    def _touch_call(self, method: str, params: JSONDict) -> None:
+        now = time.monotonic()
+        if method != "getUpdates":
+            self._last_call_at = now
+        chat_id = _param_chat_id(params)
+        if chat_id is not None:
+            self._chat_last_call[chat_id] = now
         query_id = params.get("callback_query_id")
         if isinstance(query_id, str) and query_id in self._callbacks:
             state_chat = self._callbacks[query_id].chat_id
@@ -655,7 +741,7 @@ class FakeBotApi:
                 self._chat_last_call[state_chat] = time.monotonic()
 
     def _check_faults(self, method: str, params: JSONDict) -> None:
-        chat_id = params.get("chat_id")
+        chat_id = _param_chat_id(params)
         for fault in self._faults:
             if fault.method != method:
                 continue
@@ -665,7 +751,7 @@ class FakeBotApi:
             if fault.remaining <= 0:
                 self._faults.remove(fault)
             raise fault.error
-        if method in _SEND_METHODS and isinstance(chat_id, int) and chat_id in self._blocked:
+        if method in _SEND_METHODS and chat_id in self._blocked:
             raise ApiError(403, BLOCKED)
 
     # ------------------------------------------------------------------ helpers
@@ -686,7 +772,7 @@ class FakeBotApi:
 
     def _changed(self, chat_id: int) -> None:
         self._chat_changes[chat_id] = self._chat_changes.get(chat_id, 0) + 1
-        self._chat_last_call[chat_id] = time.monotonic()
+        self._chat_last_call[chat_id] = self._last_call_at = time.monotonic()
 
     @staticmethod
     def _chat_id(params: JSONDict, key: str = "chat_id") -> int:
@@ -805,7 +891,7 @@ class FakeBotApi:
         rows = markup.get("inline_keyboard")
         if rows is not None:
             if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
-                raise bad_request("field \"inline_keyboard\" must be an Array of Arrays")
+                raise bad_request('field "inline_keyboard" must be an Array of Arrays')
             for row in rows:
                 for button in row:
                     FakeBotApi._check_button(button)
@@ -818,14 +904,22 @@ class FakeBotApi:
         if "callback_data" in button:
             data = button["callback_data"]
             if not isinstance(data, str):
-                raise bad_request("can't parse inline keyboard button: "
-                                  "Field \"callback_data\" must be of type String")
+                raise bad_request(
+                    "can't parse inline keyboard button: "
+                    'Field "callback_data" must be of type String'
+                )
             if not 1 <= len(data.encode("utf-8")) <= MAX_CALLBACK_DATA_BYTES:
                 raise bad_request("BUTTON_DATA_INVALID")
             return
         actions = {
-            "url", "login_url", "switch_inline_query", "switch_inline_query_current_chat",
-            "switch_inline_query_chosen_chat", "callback_game", "pay", "web_app",
+            "url",
+            "login_url",
+            "switch_inline_query",
+            "switch_inline_query_current_chat",
+            "switch_inline_query_chosen_chat",
+            "callback_game",
+            "pay",
+            "web_app",
             "copy_text",
         }
         if not actions & button.keys():
@@ -834,9 +928,7 @@ class FakeBotApi:
                 "inline keyboard"
             )
         url = button.get("url")
-        if url is not None and not (
-            isinstance(url, str) and re.match(r"^(https?|tg)://\S+$", url)
-        ):
+        if url is not None and not (isinstance(url, str) and re.match(r"^(https?|tg)://\S+$", url)):
             raise bad_request("BUTTON_URL_INVALID")
 
     @staticmethod
@@ -844,6 +936,13 @@ class FakeBotApi:
         if markup is not None and "inline_keyboard" in markup:
             return markup
         return None
+
+    def _edited_markup(self, msg: SentMessage, markup: JSONDict | None) -> JSONDict | None:
+        """Inline markup after an edit; a reply keyboard sent with the message stays."""
+        inline = self._inline(markup)
+        if inline is None and msg.reply_markup is not None and not msg.has_inline_keyboard:
+            return msg.reply_markup
+        return inline
 
     def _reply_to(self, chat_id: int, params: JSONDict) -> int | None:
         reply = params.get("reply_parameters")
@@ -982,9 +1081,7 @@ class FakeBotApi:
     async def _get_me(self, params: JSONDict, uploads: dict[str, Upload]) -> JSONDict:
         return dict(self.bot_user)
 
-    async def _get_updates(
-        self, params: JSONDict, uploads: dict[str, Upload]
-    ) -> list[JSONDict]:
+    async def _get_updates(self, params: JSONDict, uploads: dict[str, Upload]) -> list[JSONDict]:
         offset = params.get("offset")
         limit = int(params.get("limit") or 100)
         timeout = float(params.get("timeout") or 0)
@@ -995,11 +1092,7 @@ class FakeBotApi:
         self._notify()
 
         def ready() -> bool:
-            return (
-                self._closing
-                or generation != self._poll_generation
-                or bool(self._batch(1))
-            )
+            return self._closing or generation != self._poll_generation or bool(self._batch(1))
 
         await self._wait(ready, timeout)
         if self._closing or _client_gone():
@@ -1013,6 +1106,8 @@ class FakeBotApi:
         batch = self._batch(max(1, min(limit, 100)))
         for pending in batch:
             pending.handed_out = True
+        if batch:
+            self._last_call_at = time.monotonic()
         return [copy.deepcopy(p.update) for p in batch]
 
     async def _delete_webhook(self, params: JSONDict, uploads: dict[str, Upload]) -> bool:
@@ -1025,9 +1120,7 @@ class FakeBotApi:
         self.webhook = dict(params)
         return True
 
-    async def _get_webhook_info(
-        self, params: JSONDict, uploads: dict[str, Upload]
-    ) -> JSONDict:
+    async def _get_webhook_info(self, params: JSONDict, uploads: dict[str, Upload]) -> JSONDict:
         return {
             "url": str(self.webhook.get("url", "")),
             "has_custom_certificate": False,
@@ -1042,7 +1135,7 @@ class FakeBotApi:
     async def _set_my_commands(self, params: JSONDict, uploads: dict[str, Upload]) -> bool:
         commands = params.get("commands")
         if not isinstance(commands, list):
-            raise bad_request("parameter \"commands\" is required")
+            raise bad_request('parameter "commands" is required')
         for command in commands:
             if not isinstance(command, dict) or not _BOT_COMMAND.match(
                 str(command.get("command", ""))
@@ -1058,23 +1151,17 @@ class FakeBotApi:
     ) -> list[JSONDict]:
         return [dict(c) for c in self.commands.get(self._commands_key(params), [])]
 
-    async def _delete_my_commands(
-        self, params: JSONDict, uploads: dict[str, Upload]
-    ) -> bool:
+    async def _delete_my_commands(self, params: JSONDict, uploads: dict[str, Upload]) -> bool:
         self.commands.pop(self._commands_key(params), None)
         return True
 
-    async def _set_chat_menu_button(
-        self, params: JSONDict, uploads: dict[str, Upload]
-    ) -> bool:
+    async def _set_chat_menu_button(self, params: JSONDict, uploads: dict[str, Upload]) -> bool:
         chat_id = params.get("chat_id")
         button = params.get("menu_button") or {"type": "default"}
         self.menu_buttons[int(chat_id) if chat_id is not None else None] = dict(button)
         return True
 
-    async def _get_chat_menu_button(
-        self, params: JSONDict, uploads: dict[str, Upload]
-    ) -> JSONDict:
+    async def _get_chat_menu_button(self, params: JSONDict, uploads: dict[str, Upload]) -> JSONDict:
         chat_id = params.get("chat_id")
         key = int(chat_id) if chat_id is not None else None
         return dict(
@@ -1107,9 +1194,7 @@ class FakeBotApi:
         )
         return msg.as_dict()
 
-    async def _send_document(
-        self, params: JSONDict, uploads: dict[str, Upload]
-    ) -> JSONDict:
+    async def _send_document(self, params: JSONDict, uploads: dict[str, Upload]) -> JSONDict:
         chat_id = self._chat_id(params)
         caption, entities = self._text(params, "caption", caption=True)
         markup = self._markup(params)
@@ -1164,9 +1249,7 @@ class FakeBotApi:
             result.append(msg.as_dict())
         return result
 
-    async def _send_chat_action(
-        self, params: JSONDict, uploads: dict[str, Upload]
-    ) -> bool:
+    async def _send_chat_action(self, params: JSONDict, uploads: dict[str, Upload]) -> bool:
         self._chat_id(params)
         if not params.get("action"):
             raise bad_request("action is empty")
@@ -1193,7 +1276,7 @@ class FakeBotApi:
         msg.entities = entities
         msg.source_text = params.get("text")
         msg.parse_mode = params.get("parse_mode")
-        msg.reply_markup = self._inline(markup)
+        msg.reply_markup = self._edited_markup(msg, markup)
         return self._apply_edit(msg)
 
     async def _edit_message_caption(
@@ -1217,7 +1300,7 @@ class FakeBotApi:
         msg.entities = entities
         msg.source_text = params.get("caption")
         msg.parse_mode = params.get("parse_mode")
-        msg.reply_markup = self._inline(markup)
+        msg.reply_markup = self._edited_markup(msg, markup)
         return self._apply_edit(msg)
 
     async def _edit_message_reply_markup(
@@ -1229,7 +1312,7 @@ class FakeBotApi:
         markup = self._inline(self._markup(params))
         if markup == self._inline(msg.reply_markup):
             raise bad_request(NOT_MODIFIED)
-        msg.reply_markup = markup
+        msg.reply_markup = self._edited_markup(msg, markup)
         return self._apply_edit(msg)
 
     async def _delete_message(self, params: JSONDict, uploads: dict[str, Upload]) -> bool:
@@ -1260,9 +1343,7 @@ class FakeBotApi:
             return True
         return False
 
-    async def _answer_callback_query(
-        self, params: JSONDict, uploads: dict[str, Upload]
-    ) -> bool:
+    async def _answer_callback_query(self, params: JSONDict, uploads: dict[str, Upload]) -> bool:
         query_id = str(params.get("callback_query_id") or "")
         state = self._callbacks.get(query_id)
         if state is None or state.answer is not None:
@@ -1332,8 +1413,12 @@ class FakeBotApi:
         entities = list(source.get("entities") or source.get("caption_entities") or [])
         if override_caption and "caption" in params and text is None:
             caption, entities = self._text(params, "caption", caption=True)
-        kind = "photo" if "photo" in media else "document" if "document" in media else (
-            "contact" if "contact" in media else "text"
+        kind = (
+            "photo"
+            if "photo" in media
+            else "document"
+            if "document" in media
+            else ("contact" if "contact" in media else "text")
         )
         photo = media["photo"][-1]["file_id"] if "photo" in media else None
         document = media["document"]["file_id"] if "document" in media else None
@@ -1357,9 +1442,7 @@ class FakeBotApi:
         msg = self._clone(source, chat_id, params, kind_prefix="", override_caption=True)
         return {"message_id": msg.message_id}
 
-    async def _forward_message(
-        self, params: JSONDict, uploads: dict[str, Upload]
-    ) -> JSONDict:
+    async def _forward_message(self, params: JSONDict, uploads: dict[str, Upload]) -> JSONDict:
         chat_id = self._chat_id(params)
         source = self._source_message(params, "forward")
         sender = source.get("from") or dict(self.bot_user)

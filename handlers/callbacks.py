@@ -1,7 +1,8 @@
-"""Callback data: readable "VERB arg arg" strings, ≤ 64 bytes, parsed strictly.
+r"""Callback data: readable "VERB arg arg" strings, ≤ 64 bytes, parsed strictly.
 
 Anything that does not parse is treated as forged and refused; the server re-checks
-everything a parsed callback claims (role, office, current step, version).
+everything a parsed callback claims (role, office, current step, version). Patterns are
+ASCII-only (`\d` would take any Unicode digit) and end at `\Z` (`$` lets a trailing newline in).
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ from dataclasses import dataclass
 
 MAX_BYTES = 64
 
-ACT = re.compile(r"^a (\d{1,10}) (\d{1,6}) ([a-z0-9_]{1,12})$")  # act on a case
-FIX = re.compile(r"^f (\d{1,10}) (\d{1,6})$")  # member sends a correction
-TRAIL = re.compile(r"^t (\d{1,10})$")  # show the lembar disposisi
-SERVICE = re.compile(r"^s ([a-z0-9][a-z0-9_-]{0,23})$")  # choose a service (SOP)
-OFFICE = re.compile(r"^o ([a-z0-9][a-z0-9_-]{0,23})$")  # choose an office when registering
-LANG = re.compile(r"^l (id|en)$")  # choose a language
-DRAFT = re.compile(r"^r (send|edit|docs|cancel|next) ([A-Za-z0-9_-]{8})$")  # request summary
-NOTE = re.compile(r"^n (skip|cancel)$")  # optional note / cancel typing one
+ACT = re.compile(r"^a (\d{1,10}) (\d{1,6}) ([a-z0-9_]{1,12})\Z", re.ASCII)  # act on a case
+FIX = re.compile(r"^f (\d{1,10}) (\d{1,6})\Z", re.ASCII)  # member sends a correction
+TRAIL = re.compile(r"^t (\d{1,10})\Z", re.ASCII)  # show the lembar disposisi
+SERVICE = re.compile(r"^s ([a-z0-9][a-z0-9_-]{0,23})\Z", re.ASCII)  # choose a service (SOP)
+OFFICE = re.compile(r"^o ([a-z0-9][a-z0-9_-]{0,23})\Z", re.ASCII)  # office, when registering
+LANG = re.compile(r"^l (id|en)\Z", re.ASCII)  # choose a language
+# request summary
+DRAFT = re.compile(r"^r (send|edit|docs|cancel|next) ([A-Za-z0-9_-]{8})\Z", re.ASCII)
+NOTE = re.compile(r"^n (skip|cancel)\Z", re.ASCII)  # optional note / cancel typing one
 
 PATTERNS = {
     "act": ACT,
@@ -92,4 +94,4 @@ def parse(pattern: re.Pattern[str], data: str | None) -> tuple[str, ...] | None:
     return match.groups() if match else None
 
 
-ANY_VALID = re.compile("|".join(f"(?:{p.pattern})" for p in PATTERNS.values()))
+ANY_VALID = re.compile("|".join(f"(?:{p.pattern})" for p in PATTERNS.values()), re.ASCII)

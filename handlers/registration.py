@@ -53,7 +53,10 @@ def on_message(update: Update, t: Turn, dialog: Dialog) -> list[Reply]:
         return [Reply(t.t("reg.ask_office"), _office_keyboard(t))]
     if field == "phone":
         if message.contact is not None:
-            if message.contact.user_id not in (None, message.from_user and message.from_user.id):
+            # The contact button always carries the sender's own user id; a contact picked
+            # from the address book carries another id, or none at all.
+            sender = message.from_user.id if message.from_user else None
+            if message.contact.user_id is None or message.contact.user_id != sender:
                 return [Reply(t.t("error.contact_not_yours"))]
             value = clean_phone(message.contact.phone_number)
         elif message.text:

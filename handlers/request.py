@@ -9,7 +9,7 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from bot.dialogs import clear_dialog, get_dialog, set_dialog
-from bot.errors import KimError
+from bot.errors import BadInput, KimError
 from bot.models import Case, Dialog
 from bot.people import clean_text
 from bot.queries import member_cases
@@ -184,6 +184,8 @@ def _draft_action(t: Turn, dialog: Dialog, verb: str) -> list[Reply]:
         data["files"] = []
         set_dialog(t.session, t.svc.clock, t.user.id, "req_doc", data)
         return [_ask_document(t, data)]
+    if verb != "send":  # the pattern admits verbs the summary never offers
+        raise BadInput("error.forged")
     sop = t.svc.registry.get(str(data["sop"]))
     assert sop is not None
     files = [FileIn(**f) for f in data.get("files") or []]

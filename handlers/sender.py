@@ -13,7 +13,16 @@ from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.models import Attachment, Case, User
-from bot.outbox import claim_due, defer, mark_failed, mark_retry, mark_sent, release_stale
+from bot.outbox import (
+    FILES_SENT,
+    claim_due,
+    defer,
+    mark_failed,
+    mark_retry,
+    mark_sent,
+    note_files_sent,
+    release_stale,
+)
 from bot.people import language_of
 from handlers import render
 from handlers.context import Services
@@ -28,6 +37,7 @@ class _Job:
     text: str
     markup: InlineKeyboardMarkup | None
     files: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, ref, caption)
+    file_ids: list[int] = field(default_factory=list)  # attachment id of each entry in files
 
 
 class OutboxSender:
@@ -98,12 +108,14 @@ class OutboxSender:
                 lang = language_of(user, svc.settings.default_language)
                 case = session.get(Case, row.case_id) if row.case_id else None
                 text, markup = render.notification(svc.tr, lang, svc.registry, row, case)
-                files = []
+                files, file_ids = [], []
+                done = set(row.params.get(FILES_SENT, []))
                 for att_id in row.attachment_ids:
-                    att = session.get(Attachment, att_id)
+                    att = session.get(Attachment, att_id) if att_id not in done else None
                     if att is not None:
                         files.append((att.kind, att.file_ref, render.clip(att.label, 1024)))
-                jobs.append(_Job(row.id, user.chat_id, text, markup, files))
+                        file_ids.append(att_id)
+                jobs.append(_Job(row.id, user.chat_id, text, markup, files, file_ids))
         return jobs
 
     def _pace(self, chat_id: str) -> float:
@@ -123,13 +135,15 @@ class OutboxSender:
 
     async def _deliver(self, job: _Job) -> None:
         svc = self.svc
+        delivered: list[int] = []  # attachments already sent: a retry must not repeat them
         try:
-            for kind, ref, caption in job.files:
+            for (kind, ref, caption), att_id in zip(job.files, job.file_ids, strict=True):
                 await self._slot()
                 if kind == "photo":
                     await self.bot.send_photo(job.chat_id, ref, caption=caption or None)
                 else:
                     await self.bot.send_document(job.chat_id, ref, caption=caption or None)
+                delivered.append(att_id)
             await self._slot()
             await self.bot.send_message(job.chat_id, job.text, reply_markup=job.markup)
         except RetryAfter as exc:
@@ -137,19 +151,23 @@ class OutboxSender:
             seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
             self._paused_until = time.monotonic() + seconds
             with svc.db.session() as session:
+                note_files_sent(session, job.row_id, delivered)
                 mark_retry(session, svc.clock, job.row_id, "429 retry after",
                            timedelta(seconds=seconds))
             return
         except Forbidden as exc:
             with svc.db.session() as session:
+                note_files_sent(session, job.row_id, delivered)
                 mark_failed(session, svc.clock, job.row_id, f"unreachable: {exc.message}")
             return
         except BadRequest as exc:
             with svc.db.session() as session:
+                note_files_sent(session, job.row_id, delivered)
                 mark_failed(session, svc.clock, job.row_id, f"bad request: {exc.message}")
             return
         except (NetworkError, TelegramError) as exc:
             with svc.db.session() as session:
+                note_files_sent(session, job.row_id, delivered)
                 mark_retry(session, svc.clock, job.row_id, str(exc))
             return
         with svc.db.session() as session:

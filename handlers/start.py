@@ -101,6 +101,15 @@ async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await send_replies(update, replies)
 
 
+async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer a button press no handler recognised (forged or garbled data) with an alert."""
+    query = update.callback_query
+    assert query is not None
+    with turn(update, context) as t:
+        answer = t.t("error.forged")
+    await query.answer(answer, show_alert=True)
+
+
 def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CommandHandler("start", start))
     app.add_handler(CommandHandler(["bantuan", "help"], help_command))
@@ -109,5 +118,6 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
 
 
 def register_fallbacks(app: Application) -> None:  # type: ignore[type-arg]
-    """Must come after every other module's commands."""
+    """Must come after every other module's commands and buttons."""
     app.add_handler(MessageHandler(filters.COMMAND, unknown))
+    app.add_handler(CallbackQueryHandler(unknown_button))

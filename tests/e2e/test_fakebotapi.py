@@ -11,7 +11,16 @@ from typing import Any
 
 import aiohttp
 import pytest
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import (
     CallbackQueryHandler,
@@ -21,6 +30,7 @@ from telegram.ext import (
     filters,
 )
 
+from fakebotapi.formatting import EntityParseError, parse_html
 from tests.support.botapi import (
     TINY_PNG,
     AnyApplication,
@@ -55,9 +65,13 @@ def _build(api: FakeBotApi, harness_box: list[Harness]) -> AnyApplication:
     async def start(update: Update, context: Ctx) -> None:
         assert update.effective_message is not None
         keyboard = InlineKeyboardMarkup(
-            [[InlineKeyboardButton("Setuju", callback_data="yes"),
-              InlineKeyboardButton("Tolak", callback_data="no")],
-             [InlineKeyboardButton("Bantuan", url="https://example.org/help")]]
+            [
+                [
+                    InlineKeyboardButton("Setuju", callback_data="yes"),
+                    InlineKeyboardButton("Tolak", callback_data="no"),
+                ],
+                [InlineKeyboardButton("Bantuan", url="https://example.org/help")],
+            ]
         )
         await update.effective_message.reply_text("Halo! Pilih:", reply_markup=keyboard)
 
@@ -87,6 +101,41 @@ def _build(api: FakeBotApi, harness_box: list[Harness]) -> AnyApplication:
         await message.reply_photo(photo.file_id, caption="sama")
         await message.reply_document(data, filename="salinan.png", caption="salinan")
 
+    async def ask_contact(update: Update, context: Ctx) -> None:
+        assert update.effective_message is not None
+        keyboard = ReplyKeyboardMarkup([[KeyboardButton("Bagikan nomor", request_contact=True)]])
+        await update.effective_message.reply_text("Kirim nomor Anda", reply_markup=keyboard)
+
+    async def on_contact(update: Update, context: Ctx) -> None:
+        message = update.effective_message
+        assert message is not None
+        assert message.contact is not None
+        assert message.from_user is not None
+        assert message.contact.user_id == message.from_user.id
+        await message.reply_text(
+            f"nomor {message.contact.phone_number}", reply_markup=ReplyKeyboardRemove()
+        )
+
+    async def on_document(update: Update, context: Ctx) -> None:
+        message = update.effective_message
+        assert message is not None
+        assert message.document is not None
+        data = await (await message.document.get_file()).download_as_bytearray()
+        await message.reply_text(f"dok {message.document.file_name} {len(data)}")
+
+    async def silent(update: Update, context: Ctx) -> None:
+        return None
+
+    async def cleanup(update: Update, context: Ctx) -> None:
+        message = update.effective_message
+        assert message is not None
+        temp = await message.reply_text("memproses...")
+        await temp.delete()
+        await message.reply_text("selesai")
+
+    async def notify_other(update: Update, context: Ctx) -> None:
+        await context.bot.send_message(7002, "ada surat baru")
+
     async def echo(update: Update, context: Ctx) -> None:
         assert update.effective_message is not None
         assert update.effective_message.text is not None
@@ -103,6 +152,12 @@ def _build(api: FakeBotApi, harness_box: list[Harness]) -> AnyApplication:
     app.add_handler(CommandHandler("bigbutton", bigbutton))
     app.add_handler(CallbackQueryHandler(on_click))
     app.add_handler(MessageHandler(filters.PHOTO, on_photo))
+    app.add_handler(CommandHandler("kontak", ask_contact))
+    app.add_handler(MessageHandler(filters.CONTACT, on_contact))
+    app.add_handler(MessageHandler(filters.Document.ALL, on_document))
+    app.add_handler(CommandHandler("diam", silent))
+    app.add_handler(CommandHandler("hapus", cleanup))
+    app.add_handler(CommandHandler("teruskan", notify_other))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, echo))
     app.add_error_handler(on_error)
     return app
@@ -280,8 +335,6 @@ async def test_replayed_update_is_delivered_again(
 
 async def test_bot_api_methods_through_ptb(api: FakeBotApi, bot: Harness, user: FakeUser) -> None:
     ptb = bot.app.bot
-    from telegram import BotCommand
-
     await ptb.set_my_commands([BotCommand("start", "Mulai"), BotCommand("bantuan", "Bantuan")])
     assert [c.command for c in await ptb.get_my_commands()] == ["start", "bantuan"]
     await ptb.delete_my_commands()
@@ -295,7 +348,9 @@ async def test_bot_api_methods_through_ptb(api: FakeBotApi, bot: Harness, user: 
     assert msg.entities[0].type == "bold"
     with pytest.raises(BadRequest, match="not modified"):
         await ptb.edit_message_text(
-            "<b>Tebal</b> biasa", chat_id=user.chat_id, message_id=msg.message_id,
+            "<b>Tebal</b> biasa",
+            chat_id=user.chat_id,
+            message_id=msg.message_id,
             parse_mode="HTML",
         )
     with pytest.raises(BadRequest, match="Message text is empty"):
@@ -313,8 +368,8 @@ async def test_bot_api_methods_through_ptb(api: FakeBotApi, bot: Harness, user: 
     group = await ptb.send_media_group(
         user.chat_id,
         [
-            __import__("telegram").InputMediaPhoto(TINY_PNG, caption="a"),
-            __import__("telegram").InputMediaPhoto(TINY_PNG),
+            InputMediaPhoto(TINY_PNG, caption="a"),
+            InputMediaPhoto(TINY_PNG),
         ],
     )
     assert len(group) == 2
@@ -338,8 +393,12 @@ async def test_bot_api_methods_through_ptb(api: FakeBotApi, bot: Harness, user: 
 async def test_fault_targets_one_chat(api: FakeBotApi, bot: Harness) -> None:
     alice = FakeUser(api, 7001, "Alice")
     budi = FakeUser(api, 7002, "Budi")
-    api.fail_next("sendMessage", error_code=403, description="Forbidden: bot was blocked by the user",
-                  chat_id=alice.chat_id)
+    api.fail_next(
+        "sendMessage",
+        error_code=403,
+        description="Forbidden: bot was blocked by the user",
+        chat_id=alice.chat_id,
+    )
     assert [m.text for m in await budi.send("hai")] == ["hai"]
     api.push_message(alice.user, "hai")
     err = await _first_error(api, bot)
@@ -383,9 +442,7 @@ async def test_raw_http_long_polling_and_unknown_method(api: FakeBotApi) -> None
         await pusher
         assert time.monotonic() - started < 2
         [update] = body["result"]
-        assert update["message"]["entities"] == [
-            {"type": "bot_command", "offset": 0, "length": 6}
-        ]
+        assert update["message"]["entities"] == [{"type": "bot_command", "offset": 0, "length": 6}]
         assert api.queued_updates == 1
         status, body = await _post(
             session, f"{url}/getUpdates", offset=update["update_id"] + 1, timeout=0
@@ -406,9 +463,50 @@ async def test_raw_http_long_polling_and_unknown_method(api: FakeBotApi) -> None
         form = aiohttp.FormData()
         form.add_field("chat_id", "9")
         form.add_field("text", "123")
-        form.add_field("reply_markup", '{"inline_keyboard": [[{"text": "a", "callback_data": "b"}]]}')
+        form.add_field(
+            "reply_markup", '{"inline_keyboard": [[{"text": "a", "callback_data": "b"}]]}'
+        )
         async with session.post(f"{url}/sendMessage", data=form) as resp:
             body = await resp.json()
         assert body["result"]["text"] == "123"
         assert body["result"]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "b"
         assert body["result"]["chat"]["type"] == "private"
+
+
+async def test_contact_document_and_reply_keyboard(bot: Harness, user: FakeUser) -> None:
+    await user.send("/kontak")
+    assert user.reply_keyboard() == [["Bagikan nomor"]]
+    [reply] = await user.share_contact("+628123456789")
+    assert reply.text == "nomor +628123456789"
+    assert user.reply_keyboard() == []
+    [reply] = await user.send_document("surat.pdf", b"%PDF-1.4 fake", "application/pdf")
+    assert reply.text == "dok surat.pdf 13"
+
+
+async def test_deleted_and_silent_and_other_chat(
+    api: FakeBotApi, bot: Harness, user: FakeUser
+) -> None:
+    assert [m.text for m in await user.send("/hapus")] == ["selesai"]
+    assert [m.text for m in user.all_messages] == ["memproses...", "selesai"]
+    assert user.all_messages[0].deleted
+    assert user.texts() == ["selesai"]
+
+    assert await user.send("/diam", expect_reply=False) == []
+    assert api.queued_updates <= 1
+
+    boss = FakeUser(api, 7002, "Kepala")
+    assert await user.send("/teruskan", expect_reply=False) == []
+    assert boss.texts() == ["ada surat baru"]
+
+
+def test_html_parsing_matches_telegram() -> None:
+    text, entities = parse_html('<b>Surat</b> &amp; <a href="https://x.id">tautan</a> 😀<i>x</i>')
+    assert text == "Surat & tautan 😀x"
+    assert entities == [
+        {"type": "bold", "offset": 0, "length": 5},
+        {"type": "text_link", "url": "https://x.id", "offset": 8, "length": 6},
+        {"type": "italic", "offset": 17, "length": 1},  # the emoji counts 2 UTF-16 units
+    ]
+    for bad in ("<b>open", "<foo>x</foo>", "<b>x</i>", "a<br/>b"):
+        with pytest.raises(EntityParseError):
+            parse_html(bad)

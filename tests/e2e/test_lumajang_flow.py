@@ -20,7 +20,7 @@ async def test_full_request_through_all_eight_steps(kimbot: KimBot) -> None:
     for step, official in holders.items():
         task = await kimbot.task(official, step)
         assert agenda in (task.text or "")
-        label, data = official.buttons(task)[0][0]
+        _label, data = official.buttons(task)[0][0]
         await official.click(data=data, message=task)
         action = (data or "").split()[-1]
         if action in NOTES:

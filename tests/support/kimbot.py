@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
+import time
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
+from sqlmodel import select
+from telegram.ext import Application
+
 from bot.clock import Clock
-from bot.settings import Settings
-from fakebotapi import FakeBotApi, FakeUser, SentMessage
+from bot.i18n import Translator
+from bot.models import Case, Notification, User
+from bot.settings import ROOT, Settings
+from fakebotapi import CallbackAnswer, FakeBotApi, FakeUser, SentMessage
 from handlers.app import build_application, build_services, running
 from handlers.context import Services
+from handlers.sender import OutboxSender
+from tests.support.db import count
+
+JSONDict = dict[str, Any]
+MAX_CALLBACK_BYTES = 64
+CATALOG = Translator(ROOT / "locales")
+
+
+def text(key: str, lang: str = "id", **params: Any) -> str:
+    """A user-facing text from the message catalogs (what the user must see)."""
+    assert CATALOG.has(lang, key), f"{key!r} is not in the {lang} catalog"
+    return CATALOG.text(lang, key, **params)
 
 ADMIN_ID = 9000
 TOKEN = "123456:TEST-TOKEN"
@@ -27,9 +48,13 @@ class KimBot:
         self.clock = clock
         self.overrides = overrides
         self.svc: Services | None = None
+        self.app: Application[Any, Any, Any, Any, Any, Any] | None = None
         self._stack: AsyncExitStack | None = None
         self.admin = FakeUser(api, ADMIN_ID, "Admin")
         self._next_id = 10_000
+        self._raw_message_ids = itertools.count(1_000_000)
+        # Checked at every stop: no button the bot sent carried callback data over 64 bytes.
+        self.check_callback_data = True
 
     def settings(self) -> Settings:
         values: dict[str, Any] = {
@@ -47,15 +72,19 @@ class KimBot:
     async def start(self) -> None:
         self.svc = build_services(self.settings(), clock=self.clock)
         self._stack = AsyncExitStack()
-        await self._stack.enter_async_context(running(build_application(self.svc)))
+        self.app = build_application(self.svc)
+        await self._stack.enter_async_context(running(self.app))
 
     async def stop(self) -> None:
         if self._stack is not None:
             await self._stack.aclose()
             self._stack = None
+        self.app = None
         if self.svc is not None:
             self.svc.db.dispose()
             self.svc = None
+        if self.check_callback_data:
+            self.assert_callback_data_fits()
 
     async def restart(self) -> None:
         await self.stop()
@@ -101,7 +130,9 @@ class KimBot:
         assert match, f"no agenda number in the receipt: {text!r}"
         return match.group(1)
 
-    async def task(self, official: FakeUser, step_no: int, timeout: float = 5.0) -> SentMessage:
+    async def task(
+        self, official: FakeUser, step_no: int, timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> SentMessage:
         """Wait until the official has a task message for this step; return it."""
         def found() -> bool:
             return self._task_message(official, step_no) is not None
@@ -118,3 +149,117 @@ class KimBot:
             if keyboard and re.search(rf"(Langkah|Step) {step_no}:", message.text or ""):
                 return message
         return None
+
+    # -- what the bot sent -------------------------------------------------------------
+
+    def callback_data_sent(self) -> list[str]:
+        """Callback data of every inline button in every call the bot made (failed ones too)."""
+        found: list[str] = []
+        for call in self.api.calls:
+            markup = call.params.get("reply_markup")
+            if isinstance(markup, str):
+                markup = json.loads(markup)
+            if not isinstance(markup, dict):
+                continue
+            for row in markup.get("inline_keyboard") or []:
+                found.extend(str(b["callback_data"]) for b in row if "callback_data" in b)
+        return found
+
+    def assert_callback_data_fits(self) -> None:
+        too_long = [d for d in self.callback_data_sent() if len(d.encode()) > MAX_CALLBACK_BYTES]
+        assert not too_long, f"callback data over {MAX_CALLBACK_BYTES} bytes: {too_long!r}"
+        refused = [c for c in self.api.calls
+                   if c.error and "BUTTON_DATA_INVALID" in str(c.error.get("description"))]
+        assert not refused, f"Telegram refused buttons: {refused!r}"
+
+    # -- low-level interactions ----------------------------------------------------------
+
+    async def push_and_wait(
+        self, user: FakeUser, push: Callable[[], JSONDict], *, expect_reply: bool = True,
+    ) -> list[SentMessage]:
+        """Queue an update built by `push`; wait as FakeUser does; return new/edited messages."""
+        versions = {m.message_id: m.edited_count for m in self.api.messages(user.chat_id)}
+        changes = self.api.chat_changes(user.chat_id)
+        update = push()
+        update_id = int(update["update_id"])
+
+        def done() -> bool:
+            if not expect_reply:
+                return not self.api.is_update_pending(update_id)
+            return self.api.chat_changes(user.chat_id) != changes
+
+        await self.api.wait_until(
+            done, user.timeout,
+            message=lambda: f"{user!r}: no reaction\n{self.api.dump_chat(user.chat_id)}")
+        await user.wait_quiet()
+        return [m for m in self.api.messages(user.chat_id, include_deleted=False)
+                if versions.get(m.message_id) != m.edited_count]
+
+    async def send_raw_message(self, user: FakeUser, **fields: Any) -> list[SentMessage]:
+        """Send a message with arbitrary content (video, audio, a foreign contact ...)."""
+        message: JSONDict = {
+            "message_id": next(self._raw_message_ids),
+            "date": int(time.time()),
+            "chat": {"id": user.chat_id, "type": "private",
+                     "first_name": user.user["first_name"]},
+            "from": dict(user.user),
+            **fields,
+        }
+        return await self.push_and_wait(user, lambda: self.api.push_update({"message": message}))
+
+    async def press_as(self, user: FakeUser, message: SentMessage, data: str) -> CallbackAnswer:
+        """`user` presses a button with `data` on `message` (possibly in someone else's chat)."""
+        update = self.api.push_callback(user.user, message, data)
+        query_id = str(update["callback_query"]["id"])
+        await self.api.wait_until(lambda: self.api.callback_answer(query_id) is not None,
+                                  user.timeout, message=f"{data!r} was never answered")
+        await user.wait_quiet()
+        answer = self.api.callback_answer(query_id)
+        assert answer is not None
+        return answer
+
+    async def replay(self, update: JSONDict, witness: FakeUser) -> None:
+        """Deliver `update` once more with its own update_id; return when it was handled.
+
+        Updates are handled one after another, so once `witness`'s /bantuan is answered the
+        replay has been processed too (or dropped).
+        """
+        self.api.push_raw(update)
+        await witness.send("/bantuan")
+
+    async def hold_outbox(self) -> None:
+        """Stop delivering notifications, as if the process died right after committing."""
+        assert self.app is not None
+        assert self.svc is not None
+        sender: OutboxSender | None = self.app.bot_data.pop("sender", None)
+        if sender is not None:
+            await sender.stop()
+        self.svc.kick_outbox = None
+
+    # -- the database behind the screens -------------------------------------------------
+
+    def count(self, model: type[Any], *where: Any) -> int:
+        assert self.svc is not None
+        with self.svc.db.session() as session:
+            return count(session, model, *where)
+
+    def user_row(self, user: FakeUser) -> User:
+        assert self.svc is not None
+        with self.svc.db.session() as session:
+            row = session.exec(select(User).where(User.external_id == str(user.user_id))).one()
+            session.expunge(row)
+            return row
+
+    def notifications_to(self, user: FakeUser) -> list[Notification]:
+        assert self.svc is not None
+        recipient = self.user_row(user).id
+        with self.svc.db.session() as session:
+            rows = list(session.exec(select(Notification)
+                                     .where(Notification.recipient_id == recipient)
+                                     .order_by(Notification.id)))  # type: ignore[arg-type]
+            for row in rows:
+                session.expunge(row)
+            return rows
+
+    def cases(self) -> int:
+        return self.count(Case)

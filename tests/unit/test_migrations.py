@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import ForeignKeyConstraint, inspect
 from sqlmodel import SQLModel
 
 import bot.models  # noqa: F401  (registers the tables)
@@ -34,10 +36,31 @@ def current_revision(database: Database) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def schema_differences(database: Database) -> list:
+def _describe(diff: Any) -> str:
+    """One autogenerate difference in words: "add_column notification.foo"."""
+    if isinstance(diff, list):  # modify_* differences come as a list of tuples
+        return "; ".join(_describe(d) for d in diff)
+    op, *items = diff
+    words = []
+    for item in items:
+        if item is None or isinstance(item, dict):
+            continue
+        if isinstance(item, str | bool | int):
+            words.append(str(item))
+            continue
+        table = getattr(getattr(item, "table", None), "name", None)
+        name = getattr(item, "name", None)
+        if isinstance(item, ForeignKeyConstraint):
+            name = f"FK({', '.join(c.name for c in item.columns)})"
+        words.append(".".join(str(p) for p in (table, name) if p) or repr(item))
+    return f"{op} {' '.join(words)}"
+
+
+def schema_differences(database: Database) -> list[str]:
+    """What autogenerate would still write: the models and the migrations disagree."""
     with database.engine.connect() as connection:
         context = MigrationContext.configure(connection)
-        return compare_metadata(context, SQLModel.metadata)
+        return [_describe(d) for d in compare_metadata(context, SQLModel.metadata)]
 
 
 def test_stairway_up_down_up(database_url: str) -> None:

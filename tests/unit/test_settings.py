@@ -65,7 +65,8 @@ def test_admin_ids_from_a_comma_separated_list(
 @pytest.mark.parametrize("value", ["1, dua", "@admin", "1.5"])
 def test_bad_admin_ids_are_refused_clearly(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv("KIMBOT_ADMIN_IDS", value)
-    with pytest.raises(ValidationError, match="KIMBOT_ADMIN_IDS: comma-separated Telegram user ids"):
+    message = "KIMBOT_ADMIN_IDS: comma-separated Telegram user ids"
+    with pytest.raises(ValidationError, match=message):
         load()
 
 

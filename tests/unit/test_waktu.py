@@ -25,7 +25,10 @@ def test_every_form_in_the_seeds_is_read(text: str, amount: int, unit: TimeUnit)
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("  5   MENIT ", Duration(5, TimeUnit.MINUTE)), ("2 hari kerja", Duration(2, TimeUnit.WORKING_DAY))],
+    [
+        ("  5   MENIT ", Duration(5, TimeUnit.MINUTE)),
+        ("2 hari kerja", Duration(2, TimeUnit.WORKING_DAY)),
+    ],
 )
 def test_spacing_and_case_do_not_matter(text: str, expected: Duration) -> None:
     assert parse_waktu(text) == expected
