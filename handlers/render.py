@@ -121,6 +121,10 @@ def case_line(tr: Translator, lang: str, registry: SopRegistry, line: CaseLine) 
     if line.status == "finished":
         return tr.text(lang, "line.case_finished", agenda=line.agenda, subject=line.subject,
                        status=status, since=tr.when(lang, line.since, zone))
+    if line.status == "with_requester":
+        return tr.text(lang, "line.case_with_requester", agenda=line.agenda,
+                       subject=line.subject, status=status, step_no=line.step_no,
+                       since=tr.when(lang, line.since, zone))
     holders = ", ".join(line.holder_names) or "-"
     timing = ""
     if line.remaining is not None:
