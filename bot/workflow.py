@@ -301,12 +301,13 @@ class Workflow:
                    agenda=case.agenda_number, subject=case.subject, note=note,
                    by_role=role, step_no=step.number)
             return Moved(case, action, None, to_requester=True)
+        target: Step | None
         if action.kind is ActionKind.RETURN:
             assert action.target is not None
             target = sop.step(action.target)
         else:
             target = sop.step(action.target) if action.target else sop.next_after(step.number)
-            assert target is not None  # the loader refuses a forward off the last step
+        assert target is not None  # the loader refuses a forward off the last step
         self._audit(session, case, user.id, role, action.code, action.kind, note, target.number)
         self._enter(session, case, target, outcome=str(action.kind))
         self._announce_step(session, case, target, from_user=user, note=note,

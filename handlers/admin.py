@@ -138,7 +138,7 @@ async def plt_revoke(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await send_replies(update, replies)
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: Application) -> None:
     app.add_handler(CommandHandler(["undang", "invite"], invite))
     app.add_handler(CommandHandler("agenda", agenda))
     app.add_handler(CommandHandler(["plt", "acting"], plt))

@@ -90,7 +90,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.exception("could not send the error apology")
 
 
-def build_application(svc: Services) -> Application:  # type: ignore[type-arg]
+def build_application(svc: Services) -> Application:
     # Opt in to PTB's coming behaviour (durations as timedelta, e.g. RetryAfter.retry_after);
     # without it PTB 22 warns on every 429, and the sender already handles timedelta.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
@@ -114,7 +114,7 @@ def build_application(svc: Services) -> Application:  # type: ignore[type-arg]
     return app
 
 
-async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
+async def _post_init(app: Application) -> None:
     """Register the command menu and start delivering the outbox."""
     for language, commands in COMMANDS.items():
         await app.bot.set_my_commands(
@@ -123,7 +123,7 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
     await start_sender(app)
 
 
-async def start_sender(app: Application) -> None:  # type: ignore[type-arg]
+async def start_sender(app: Application) -> None:
     svc: Services = app.bot_data[KEY]
     sender = OutboxSender(svc, app.bot)
     app.bot_data["sender"] = sender
@@ -135,7 +135,7 @@ async def start_sender(app: Application) -> None:  # type: ignore[type-arg]
     scheduler.arm()
 
 
-async def _post_stop(app: Application) -> None:  # type: ignore[type-arg]
+async def _post_stop(app: Application) -> None:
     svc: Services = app.bot_data[KEY]
     svc.kick_sla = svc.kick_outbox = None
     scheduler: SlaScheduler | None = app.bot_data.pop("sla", None)
@@ -157,7 +157,7 @@ def run_polling(settings: Settings) -> None:
 
 
 @asynccontextmanager
-async def running(app: Application) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+async def running(app: Application) -> AsyncIterator[Application]:
     """Run the bot with polling inside an existing event loop (demo, tests, bench)."""
     await app.initialize()
     await _post_init(app)

@@ -70,7 +70,7 @@ async def _play(quiet: bool) -> bool:
                 KIMBOT_PER_CHAT_INTERVAL=0,
                 KIMBOT_OUTBOX_POLL=0.2,
                 _env_file=None,
-            )  # type: ignore[call-arg]
+            )
             svc = build_services(settings)
             try:
                 async with running(build_application(svc)):

@@ -247,7 +247,7 @@ async def tasks(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await send_replies(update, replies)
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: Application) -> None:
     app.add_handler(CommandHandler(["tugas", "tasks"], tasks))
     app.add_handler(CommandHandler("disposisi", disposisi))
     app.add_handler(CallbackQueryHandler(on_act, pattern=callbacks.ACT))

@@ -57,5 +57,5 @@ async def cetak(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                              filename=file_name(agenda), caption=caption)
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: Application) -> None:
     app.add_handler(CommandHandler(["cetak", "print"], cetak))

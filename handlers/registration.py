@@ -98,6 +98,7 @@ async def on_office(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     assert query is not None
     groups = callbacks.parse(callbacks.OFFICE, query.data)
+    replies: list[Reply] = []
     with turn(update, context) as t:
         dialog = t.session.get(Dialog, t.user.id)
         if groups is None or groups[0] not in t.svc.registry.offices:
@@ -115,5 +116,5 @@ async def on_office(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await send_replies(update, replies)
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(on_office, pattern=callbacks.OFFICE))

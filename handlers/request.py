@@ -220,7 +220,7 @@ async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await send_replies(update, replies)
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: Application) -> None:
     app.add_handler(CommandHandler(["permohonan", "request"], start_request))
     app.add_handler(CommandHandler("status", status))
     app.add_handler(CallbackQueryHandler(on_service, pattern=callbacks.SERVICE))

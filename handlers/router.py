@@ -55,6 +55,6 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await send_replies(update, replies)
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: Application) -> None:
     app.add_handler(CommandHandler(["batal", "cancel"], cancel))
     app.add_handler(MessageHandler(filters.ChatType.PRIVATE & ~filters.COMMAND, on_message))

@@ -23,10 +23,10 @@ RETRY_S = 30
 
 
 class SlaScheduler:
-    def __init__(self, svc: Services, app: Application) -> None:  # type: ignore[type-arg]
+    def __init__(self, svc: Services, app: Application) -> None:
         self.svc = svc
         self.app = app
-        self._job: Job | None = None  # type: ignore[type-arg]
+        self._job: Job | None = None
         self._armed_for: datetime | None = None
         self.lateness: list[float] = []  # seconds between due and firing (bench reads it)
 

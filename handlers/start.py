@@ -110,14 +110,14 @@ async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     await query.answer(answer, show_alert=True)
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: Application) -> None:
     app.add_handler(CommandHandler("start", start))
     app.add_handler(CommandHandler(["bantuan", "help"], help_command))
     app.add_handler(CommandHandler(["bahasa", "language"], language))
     app.add_handler(CallbackQueryHandler(on_language, pattern=callbacks.LANG))
 
 
-def register_fallbacks(app: Application) -> None:  # type: ignore[type-arg]
+def register_fallbacks(app: Application) -> None:
     """Must come after every other module's commands and buttons."""
     app.add_handler(MessageHandler(filters.COMMAND, unknown))
     app.add_handler(CallbackQueryHandler(unknown_button))
