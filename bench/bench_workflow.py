@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import contextvars
+import heapq
 import logging
 import math
 import os
@@ -49,10 +50,14 @@ OUTBOX_TOKEN = "111111:KIMBOT-BENCH-OUTBOX"
 ECHO_TOKEN = "222222:ECHO-BENCH"
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 ACT = re.compile(r"^a (\d+) (\d+) ([a-z0-9_]+)$")
+STEP = re.compile(r"(?:Langkah|Step) (\d+):")
 AGENDA = re.compile(r"\d{3}/SM/[A-Z-]+/\d{4}")
-GRACE_S = 10.0  # after the first response, how long the rest of an update's replies may take
-LOST_S = 20.0  # no response at all after this: the update counts as lost
+GRACE_S = 5.0  # after the first response, how long the rest of an update's replies may take
+LOST_S = 15.0  # no response at all after this: the update counts as lost
 WARMUP_UPDATES = 200
+MAX_CLOSED_LOOP_S = 40.0  # a saturation phase stops pushing after this (bounded run time)
+MAX_WARMUP_S = 10.0
+OPEN_LOOP_POOL_S = 3.0  # open-loop pool: enough people for this many seconds of pushes
 
 KIM_SETTINGS = {
     "KIMBOT_PER_CHAT_INTERVAL": 0,  # as KimBot.settings(): per-chat pacing would hide speed
@@ -86,7 +91,7 @@ async def _serve_commands(profile_path: str | None) -> None:
         if line == "profile-start" and profile_path:
             from pyinstrument import Profiler
 
-            profiler = Profiler(interval=0.0005, async_mode="disabled")
+            profiler = Profiler(interval=0.001, async_mode="disabled")
             profiler.start()
         elif line == "profile-stop" and profiler is not None:
             profiler.stop()
@@ -126,7 +131,9 @@ async def child_kim(args: argparse.Namespace) -> None:
             application._update_processor = (
                 SimpleUpdateProcessor(1) if kind == "seq" else PerChatUpdateProcessor(int(size)))
         async with running(application) as app:
-            app.bot_data["sender"].bot = outbox_bot
+            sender = app.bot_data["sender"]
+            assert isinstance(getattr(sender, "bot", None), ExtBot), "OutboxSender changed"
+            sender.bot = outbox_bot
             await _serve_commands(args.profile)
     finally:
         await outbox_bot.shutdown()
@@ -431,14 +438,19 @@ class Member(Actor):
 
 
 class Official(Actor):
-    """Presses the first action button on each task the outbox brings; types notes."""
+    """Presses the first action button on the tasks the outbox brings; types notes.
+
+    Cases furthest along go first (finish what is under way), oldest first within a step,
+    so requests move on to the other officials instead of all piling up at step 1.
+    """
 
     def __init__(self, bench: Bench, user_id: int, name: str, role: str) -> None:
         super().__init__(bench, user_id, name)
         self.role = role
-        self.tasks: deque[tuple[tuple[int, int], SentMessage, str]] = deque()
+        self.tasks: list[tuple[int, int, tuple[int, int], SentMessage, str]] = []
         self.note_prompt: SentMessage | None = None
         self.skip_next = False
+        self._seq = 0
         bench.tracker.outbox_listeners[user_id] = self.on_notification
 
     def on_notification(self, msg: SentMessage) -> None:
@@ -446,7 +458,10 @@ class Official(Actor):
         match = ACT.match(data or "")
         if match is None or data is None:
             return
-        self.tasks.append(((int(match.group(1)), int(match.group(2))), msg, data))
+        step = STEP.search(msg.text or "")
+        self._seq += 1
+        heapq.heappush(self.tasks, (-int(step.group(1)) if step else 0, self._seq,
+                                    (int(match.group(1)), int(match.group(2))), msg, data))
         if not self.busy:
             self.bench.became_ready(self)
 
@@ -459,7 +474,7 @@ class Official(Actor):
                 return self.click("skip-note click", prompt, skip, 2)
             return self.text("note text", "Segera ditindaklanjuti sesuai disposisi.", 1)
         while self.tasks:
-            key, message, data = self.tasks.popleft()
+            _step, _seq, key, message, data = heapq.heappop(self.tasks)
             if key in self.bench.claimed:  # kabid and sekdis share step 6: one of them acts
                 continue
             self.bench.claimed.add(key)
@@ -499,7 +514,9 @@ class Phase:
     pushed: int
     seconds: float = 0.0  # open loop: the scheduled window
     missed: int = 0  # open loop: ticks with nobody free to send
+    from_reserve: int = 0  # open loop: pushes by reserve people (nobody else was free)
     max_lag_ms: float = 0.0  # open loop: how late the generator pushed
+    truncated: bool = False  # closed loop: stopped by MAX_CLOSED_LOOP_S before the burst
     bot_cpu: float = math.nan  # CPU seconds of the bot process during the phase
     harness_cpu: float = math.nan  # CPU seconds of this process (fake server + people)
 
@@ -553,13 +570,18 @@ class Bench:
         if self._ready_hook is not None:
             self._ready_hook(actor)
 
-    async def closed_loop(self, name: str, actors: list[Actor], total: int) -> Phase:
-        """Everyone at once, each sending the next update as soon as the last one is answered."""
+    async def closed_loop(self, name: str, actors: list[Actor], total: int,
+                          max_seconds: float = MAX_CLOSED_LOOP_S) -> Phase:
+        """Everyone at once, each sending the next update as soon as the last one is answered.
+
+        Stops early (keeping the run bounded) after `max_seconds`.
+        """
         loop = asyncio.get_running_loop()
         phase = Phase(name, [], time.perf_counter(), 0)
+        deadline = phase.started + max_seconds
 
         async def drive(actor: Actor) -> None:
-            while phase.pushed < total:
+            while phase.pushed < total and time.perf_counter() < deadline:
                 step = actor.next_step()
                 if step is None:
                     actor.wake.clear()
@@ -574,21 +596,38 @@ class Bench:
                 await finished
 
         await asyncio.gather(*(drive(a) for a in actors))
+        phase.truncated = phase.pushed < total
         return phase
 
-    async def open_loop(self, name: str, actors: list[Actor], rate: float,
-                        seconds: float) -> Phase:
-        """Push at fixed times (rate/s) whatever the replies; the next free person sends."""
+    async def open_loop(self, name: str, actors: list[Actor], reserve: list[Actor],
+                        rate: float, seconds: float) -> Phase:
+        """Push at fixed times (rate/s) whatever the replies; the next free person sends.
+
+        People of `reserve` only step in when nobody of `actors` is free, so the mix stays
+        that of `actors` while the bot keeps up, and the offered rate holds when it does not.
+        """
         idle: deque[Actor] = deque(a for a in actors if not a.busy)
-        queued = {a.chat_id for a in idle}
+        spare: deque[Actor] = deque(a for a in reserve if not a.busy)
+        in_reserve = {a.chat_id for a in reserve}
+        queued = {a.chat_id for a in (*idle, *spare)}
 
         def ready(actor: Actor) -> None:
             if not actor.busy and actor.chat_id not in queued:
-                idle.append(actor)
+                (spare if actor.chat_id in in_reserve else idle).append(actor)
                 queued.add(actor.chat_id)
 
         def done(pending: Pending) -> None:
             ready(pending.actor)
+
+        def next_free() -> tuple[Actor, Step] | None:
+            for people in (idle, spare):
+                while people:
+                    actor = people.popleft()
+                    queued.discard(actor.chat_id)
+                    step = actor.next_step()
+                    if step is not None:
+                        return actor, step
+            return None
 
         self._ready_hook = ready
         interval = 1.0 / rate
@@ -601,17 +640,14 @@ class Bench:
                 if delay > 0:
                     await asyncio.sleep(delay)
                 phase.max_lag_ms = max(phase.max_lag_ms, (time.perf_counter() - target) * 1000)
-                step = None
-                actor: Actor | None = None
-                while idle and step is None:
-                    actor = idle.popleft()
-                    queued.discard(actor.chat_id)
-                    step = actor.next_step()
-                if step is None or actor is None:
+                found = next_free()
+                if found is None:
                     phase.missed += 1
                     continue
+                actor, step = found
                 actor.busy = True
                 phase.pushed += 1
+                phase.from_reserve += actor.chat_id in in_reserve
                 phase.pendings.append(self.tracker.push(actor, step, done))
             await self.drain()
         finally:
@@ -757,13 +793,14 @@ class BotResult:
 
 
 async def run_bot(api: BenchApi, tracker: Tracker, child: Child, actors: list[Actor],
-                  args: argparse.Namespace, label: str) -> BotResult:
+                  extra: list[Actor], args: argparse.Namespace, label: str) -> BotResult:
+    """Warm-up and saturation with `actors`; the open loop with `extra` people too."""
     bench = actors[0].bench
     tracker.reply_token = child.token
     tracker.stray = tracker.apologies = tracker.notifications = 0
     await child.start()
     try:
-        await bench.closed_loop(f"{label} warm-up", actors, WARMUP_UPDATES)
+        await bench.closed_loop(f"{label} warm-up", actors, WARMUP_UPDATES, MAX_WARMUP_S)
         if child.profile:
             await child.command("profile-start")
         bot_cpu, own_cpu = await child.cpu(), time.process_time()
@@ -771,7 +808,7 @@ async def run_bot(api: BenchApi, tracker: Tracker, child: Child, actors: list[Ac
             f"{label} saturation (closed loop, {len(actors)} users)", actors, args.burst)
         saturation.bot_cpu = await child.cpu() - bot_cpu
         saturation.harness_cpu = time.process_time() - own_cpu
-        latency = await bench.open_loop(f"{label} open loop {args.rate:g}/s", actors,
+        latency = await bench.open_loop(f"{label} open loop {args.rate:g}/s", actors, extra,
                                         args.rate, args.seconds)
         if child.profile:
             await child.command("profile-stop")
@@ -838,8 +875,11 @@ def report(args: argparse.Namespace, kim: BotResult, echo: BotResult, port: int,
     print("  saturation: all users closed-loop (next update once the previous is fully "
           f"answered), {args.burst} updates after {WARMUP_UPDATES} warm-up; "
           "ups = handled / time to the last first-response.")
-    print(f"  open loop: one push every {1000 / args.rate:g} ms for {args.seconds:g} s to the "
-          "next free person (a person never has two updates in flight).")
+    pool = max(args.members + len(OFFICIALS), math.ceil(args.rate * OPEN_LOOP_POOL_S))
+    print(f"  open loop: one push every {1000 / args.rate:g} ms for {args.seconds:g} s from the "
+          "next free person (a person never has two updates in flight); when none of them is "
+          f"free, from {pool - args.members - len(OFFICIALS)} reserve members (fresh "
+          "conversations), so the offered rate holds.")
     print()
     print(f"{'phase':<44} {'updates':>6} {'offer/s':>7} {'ups':>8} {'p50 ms':>7} "
           f"{'p90 ms':>7} {'p99 ms':>7} {'max ms':>7}")
@@ -876,10 +916,13 @@ def report(args: argparse.Namespace, kim: BotResult, echo: BotResult, port: int,
         for line in result.errors[:5]:
             print(f"    {line}")
     for result in (kim, echo):
+        if result.saturation.truncated:
+            print(f"{result.saturation.name}: stopped after {MAX_CLOSED_LOOP_S:g} s with "
+                  f"{result.saturation.pushed} of {args.burst} updates sent")
         lat = result.latency
         print(f"{lat.name}: offered {lat.pushed} updates in {lat.seconds:g} s = "
-              f"{lat.offered:.1f}/s achieved (target {args.rate:g}/s), generator max lag "
-              f"{lat.max_lag_ms:.1f} ms")
+              f"{lat.offered:.1f}/s achieved (target {args.rate:g}/s), {lat.from_reserve} of "
+              f"them by reserve people, generator max lag {lat.max_lag_ms:.1f} ms")
 
 
 KIND_ORDER = ["/permohonan", "service click", "purpose text", "photo", "document",
@@ -908,27 +951,35 @@ async def main(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="kimbot-bench-") as tmp:
         workdir = Path(tmp)
         db_url = f"sqlite:///{workdir / 'kimbot.db'}"
-        members = [(FIRST_MEMBER_ID + i, f"Anggota {i + 1:03d}") for i in range(args.members)]
+        # Reserve people for the open loop, so that nobody being free never caps the rate.
+        pool = max(args.members + len(OFFICIALS), math.ceil(args.rate * OPEN_LOOP_POOL_S))
+        extra_members = pool - args.members - len(OFFICIALS)
+        members = [(FIRST_MEMBER_ID + i, f"Anggota {i + 1:03d}")
+                   for i in range(args.members + extra_members)]
         seed(db_url, members)
         api = BenchApi()
         tracker = Tracker(api, apology_text())
         api.tracker = tracker
         async with api:
             bench = Bench(api, tracker)
-            people: list[Actor] = [Member(bench, uid, name) for uid, name in members]
+            everyone: list[Actor] = [Member(bench, uid, name) for uid, name in members]
+            people = everyone[:args.members]
             people += [Official(bench, uid, name, role) for uid, name, role in OFFICIALS]
+            extra = everyone[args.members:]
             kim_child = Child("kim", KIM_TOKEN, api, workdir, db_url, args.profile)
             kim_child.processor = args.processor or ""
             print(f"KIM-Bot: {len(people)} people, warm-up, {args.burst} updates saturation, "
-                  f"{args.rate:g}/s for {args.seconds:g} s ...", flush=True)
-            kim = await run_bot(api, tracker, kim_child, people, args, "KIM-Bot")
+                  f"{args.rate:g}/s for {args.seconds:g} s with {pool} people ...", flush=True)
+            kim = await run_bot(api, tracker, kim_child, people, extra, args, "KIM-Bot")
 
             echo_bench = Bench(api, tracker)
             echoers: list[Actor] = [Echoer(echo_bench, FIRST_ECHO_ID + i, f"Echo {i + 1:03d}")
-                                    for i in range(len(people))]
+                                    for i in range(pool)]
             echo_child = Child("echo", ECHO_TOKEN, api, workdir)
-            print(f"echo bot: {len(echoers)} people, same phases ...", flush=True)
-            echo = await run_bot(api, tracker, echo_child, echoers, args, "echo")
+            print(f"echo bot: {len(people)} people ({pool} in the open loop), same phases ...",
+                  flush=True)
+            echo = await run_bot(api, tracker, echo_child, echoers[:len(people)],
+                                 echoers[len(people):], args, "echo")
             port = api.port
         if args.keep_logs:
             keep_logs(workdir, Path(args.keep_logs))
@@ -961,7 +1012,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "phases and write the text report to FILE")
     parser.add_argument("--keep-logs", metavar="DIR",
                         help="copy the bots' stderr logs into DIR")
-    parser.add_argument("--processor", help=argparse.SUPPRESS)
+    parser.add_argument("--processor", metavar="seq|perchat:N",
+                        help="A/B: run KIM-Bot with PTB's one-at-a-time processing (seq) or "
+                             "handlers.updates.PerChatUpdateProcessor(N) instead of its own")
     parser.add_argument("--child", choices=["kim", "echo"], help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
     parser.add_argument("--outbox-token", help=argparse.SUPPRESS)

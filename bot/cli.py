@@ -1,4 +1,4 @@
-"""The `kimbot` command: run, demo, sop check/draw/import, migrate, pdf."""
+"""The `kimbot` command: run, demo, sop check/draw/import, migrate, pdf, export."""
 
 from __future__ import annotations
 
@@ -154,6 +154,44 @@ def pdf_command(agenda: str, output: str | None, language: str | None) -> int:
     return 0
 
 
+def export_command(kind: str, fmt: str, office: str | None, year: int | None,
+                   output: str | None, language: str | None) -> int:
+    """Write an office's agenda book or audit trail of a year as XLSX or CSV."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.db import Database
+    from bot.errors import KimError
+    from bot.export import export
+    from bot.i18n import Translator
+    from bot.sop import SopRegistry
+
+    settings = _settings()
+    registry = SopRegistry.from_dir(settings.sop_dir)
+    code = (office or next(iter(registry.offices))).lower()
+    if code not in registry.offices:
+        print(f"✗ kantor tidak dikenal / unknown office: {code} "
+              f"({', '.join(registry.offices)})", file=sys.stderr)
+        return 1
+    zone = ZoneInfo(registry.offices[code].timezone)
+    year = year or datetime.now(UTC).astimezone(zone).year
+    translator = Translator(settings.locales_dir, settings.default_language)
+    database = Database(settings.database_url)
+    try:
+        with database.session() as session:
+            name, data, rows = export(session, registry, translator, kind, fmt, code, year,
+                                      language or settings.default_language)
+    except KimError as exc:
+        print(f"✗ {exc.key}", file=sys.stderr)
+        return 1
+    finally:
+        database.dispose()
+    path = Path(output or name)
+    path.write_bytes(data)
+    print(f"✓ {path}: {rows} baris / rows ({len(data)} bytes)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kimbot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -181,8 +219,21 @@ def main(argv: list[str] | None = None) -> int:
                      help="where to write it (default: the agenda number, / replaced by -)")
     pdf.add_argument("--lang", choices=["id", "en"],
                      help="label language (default: KIMBOT_DEFAULT_LANGUAGE, normally id)")
+    exp = sub.add_parser("export", help="export the agenda book or the audit trail (XLSX, CSV)")
+    exp.add_argument("kind", choices=["agenda", "trail"],
+                     help="agenda: Buku Agenda surat masuk; trail: lembar disposisi lines")
+    exp.add_argument("--format", dest="fmt", choices=["xlsx", "csv"], default="xlsx",
+                     help="xlsx (default) or csv (UTF-8 with BOM, ';'-separated)")
+    exp.add_argument("--office", metavar="CODE", help="office code (default: the first one)")
+    exp.add_argument("--year", type=int, metavar="YEAR",
+                     help="agenda year (default: this year in the office's zone)")
+    exp.add_argument("-o", "--output", metavar="FILE",
+                     help="where to write it (default: e.g. buku-agenda-lumajang-2026.xlsx)")
+    exp.add_argument("--lang", choices=["id", "en"],
+                     help="header language (default: KIMBOT_DEFAULT_LANGUAGE, normally id)")
     args = parser.parse_args(argv)
-    level = logging.WARNING if args.command in ("demo", "sop", "pdf") else logging.INFO
+    quiet = ("demo", "sop", "pdf", "export")
+    level = logging.WARNING if args.command in quiet else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -196,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
         return sop_check(args.files, _settings().sop_dir)
     if args.command == "pdf":
         return pdf_command(args.agenda, args.output, args.lang)
+    if args.command == "export":
+        return export_command(args.kind, args.fmt, args.office, args.year, args.output,
+                              args.lang)
     if args.command == "migrate":
         from bot.db import Database
 

@@ -262,3 +262,17 @@ class BroadcastDelivery(SQLModel, table=True):
     attempts: int = 0
     error: str = Field(default="", max_length=256)
     sent_at: datetime | None = None
+
+
+class AdminQuery(SQLModel, table=True):
+    """A listing an admin asked for (/anggota with its filters), so ◀ ▶ buttons can page it.
+
+    Button data holds only this row's id and a page number (≤ 64 bytes); the filters, which
+    may be long or non-ASCII, stay here. Rows older than a week are pruned.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    admin_id: str = Field(max_length=64)  # external id of the admin who may page it
+    kind: str = Field(max_length=16)
+    params: dict[str, Any] = _json({})
+    created_at: datetime = Field(index=True)

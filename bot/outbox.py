@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from bot.clock import Clock, to_db
 from bot.models import Notification, RoleBinding, User
 
+OUTBOX_WRITTEN = "kimbot.outbox_written"
 
 def notify(
     session: Session,
@@ -39,6 +40,7 @@ def notify(
         created_at=now,
     )
     session.add(row)
+    session.info[OUTBOX_WRITTEN] = True  # tells the edge to wake the sender
     return row
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
+from bot.casework import team_of
 from bot.clock import from_db
 from bot.models import ActingOfficial, Attachment, AuditEntry, Case, RoleBinding, User
 from bot.workflow import Workflow
@@ -26,6 +27,8 @@ class CaseLine:
     since: datetime
     office: str
     remaining: timedelta | None = None  # office time left on the step; negative = late
+    team: tuple[str, ...] = ()  # the field team assigned to the case, if any
+    team_date: date | None = None
 
 
 @dataclass(frozen=True)
@@ -44,23 +47,28 @@ def _line(session: Session, workflow: Workflow, case: Case) -> CaseLine:
     assert case.id is not None
     step = workflow.current_step(case)
     names: list[str] = []
+    team = team_of(session, case.id)
     if case.status == "open":
         # Whoever is told and may act now: the Plt where one is named.
         holders = workflow.sla.holders(session, case.office, step.roles)
         names = sorted({u.full_name or u.display_name for u in holders})
+        if "tim" in step.roles and team:  # a field-team step waits on the assigned team
+            names = [m.name for m in team]
     return CaseLine(
         case_id=case.id, version=case.version, agenda=case.agenda_number, subject=case.subject,
         status=case.status, step_no=case.step_no, activity=step.activity, roles=step.roles,
         holder_names=tuple(names),
         since=from_db(case.finished_at or case.step_started_at), office=case.office,
         remaining=workflow.sla.remaining(case),
+        team=tuple(m.name for m in team), team_date=team[0].duty_date if team else None,
     )
 
 
 def member_cases(session: Session, workflow: Workflow, user_id: int, limit: int = 10) -> list[
         CaseLine]:
+    # A member's requests, and the internal SOPs an official started (/mulai).
     cases = session.exec(
-        select(Case).where(Case.requester_id == user_id)
+        select(Case).where(or_(col(Case.requester_id) == user_id, Case.started_by_id == user_id))
         .order_by(col(Case.id).desc()).limit(limit)
     )
     return [_line(session, workflow, c) for c in cases]
@@ -86,7 +94,10 @@ def tasks_for(session: Session, workflow: Workflow, user_id: int) -> list[CaseLi
         .order_by(col(Case.step_started_at))
     )
     for case in cases:
-        if roles[case.office] & set(workflow.current_step(case).roles):
+        mine = roles[case.office] & set(workflow.current_step(case).roles)
+        if mine == {"tim"} and (team := [m.user_id for m in team_of(session, case.id or 0)]):
+            mine = mine if user_id in team else set()  # a field-team step: the assigned team
+        if mine:
             lines.append(_line(session, workflow, case))
     return lines
 

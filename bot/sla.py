@@ -24,6 +24,7 @@ from bot.roles import SUPERVISOR
 from bot.sop import SopRegistry, Step
 
 REMINDED, OVERDUE, ESCALATED = 1, 2, 3
+DEADLINES_CHANGED = "kimbot.deadlines_changed"  # session.info flag: re-arm the scheduler
 # `status || ''` selects exactly the rows `status == 'open'` does (status is NOT NULL), but no
 # index can serve it: SQLite's planner (no statistics) would otherwise read every open case
 # through ix_case_status and sort them, instead of walking ix_case_sla_next_at in order and
@@ -64,6 +65,7 @@ class Sla:
 
     def enter(self, session: Session, case: Case, step: Step) -> None:
         """Start the step's clock (a fresh standard) and open its visit record."""
+        session.info[DEADLINES_CHANGED] = True
         now = self.clock.now()
         cal = self.calendar(case.office)
         due = cal.add(now, step.waktu)
@@ -73,6 +75,7 @@ class Sla:
 
     def resume(self, session: Session, case: Case, step: Step) -> None:
         """The member answered: the step's clock goes on with the office time it had left."""
+        session.info[DEADLINES_CHANGED] = True
         now = self.clock.now()
         cal = self.calendar(case.office)
         visit = self._last_visit(session, case)
@@ -87,6 +90,7 @@ class Sla:
 
     def leave(self, session: Session, case: Case, outcome: str) -> None:
         """Stop the clock: close the visit with the office time it really took."""
+        session.info[DEADLINES_CHANGED] = True
         now = self.clock.now()
         visit = self._open_visit_of(session, case)
         if visit is not None:

@@ -90,7 +90,11 @@ class Workflow:
         if case.status != "open" or user.id is None or not user.active:
             return False
         step = self.current_step(case)
-        return bool(self.roles_of(session, user.id, case.office) & set(step.roles))
+        mine = self.roles_of(session, user.id, case.office) & set(step.roles)
+        if mine == {"tim"}:  # a field-team step: only the team assigned to the case (if any)
+            team = self._team_ids(session, case)
+            return not team or user.id in team
+        return bool(mine)
 
     def may_view(self, session: Session, case: Case, user: User) -> bool:
         """The requester, anyone who acted on it, and the office's officials."""
@@ -240,6 +244,8 @@ class Workflow:
             raise Stale(agenda=case.agenda_number)
         if user.id is None or not self.may_act(session, case, user):
             raise NotAllowed()
+        if step.assigns_team and action.kind.moves_forward and not self._team_ids(session, case):
+            raise BadInput("error.team_required")  # refused at the press, before any note
         return case, step, action
 
     def act(
@@ -405,17 +411,25 @@ class Workflow:
         ))
 
     @staticmethod
+    def _team_rows(session: Session, case: Case) -> list[TeamMember]:
+        return list(session.exec(
+            select(TeamMember).where(TeamMember.case_id == case.id)
+            .where(col(TeamMember.removed_at).is_(None)).order_by(col(TeamMember.id))
+        ))
+
+    @staticmethod
     def _current_attachments(session: Session, case: Case) -> list[int]:
-        """The case's files, of the working document only its latest version."""
+        """The case's files; of each working document (by title) only its latest version."""
         ids = session.exec(
             select(Attachment.id).where(Attachment.case_id == case.id)
             .order_by(col(Attachment.id))
         ).all()
         versions = session.exec(
-            select(DocumentVersion.attachment_id).where(DocumentVersion.case_id == case.id)
-            .order_by(col(DocumentVersion.version))
+            select(DocumentVersion.title, DocumentVersion.attachment_id)
+            .where(DocumentVersion.case_id == case.id).order_by(col(DocumentVersion.version))
         ).all()
-        superseded = set(versions[:-1])
+        latest = dict(versions)  # title → newest version (later rows win)
+        superseded = {attachment for _, attachment in versions} - set(latest.values())
         return [i for i in ids if i is not None and i not in superseded]
 
     def _previous_holder(self, session: Session, case: Case, step: Step) -> User | None:
@@ -454,6 +468,7 @@ class Workflow:
         if team:  # a field-team step goes to the team assigned to this case, not every Tim
             targets = [u for u in (session.get(User, i) for i in team) if u is not None]
         attachments = self._current_attachments(session, case)
+        team_rows = self._team_rows(session, case)
         params: dict[str, Any] = {
             "agenda": case.agenda_number,
             "subject": case.subject,
@@ -469,6 +484,9 @@ class Workflow:
             "due_at": from_db(case.due_at).isoformat() if case.due_at else "",
             "office": case.office,
         }
+        if team_rows:  # the field team travels with every later task (names, duty date)
+            params["team"] = [_name(session.get(User, m.user_id)) for m in team_rows]
+            params["duty_date"] = team_rows[0].duty_date.isoformat()
         key = "notify.task_returned" if returned else "notify.task"
         for user in targets:
             assert user.id is not None
@@ -491,6 +509,10 @@ class Workflow:
                    case_id=case.id, agenda=case.agenda_number, step_no=step.number,
                    activity=step.activity, roles=list(step.roles),
                    since_at=params["since_at"], office=case.office)
+
+
+def _name(user: User | None) -> str:
+    return (user.full_name or user.display_name) if user is not None else "-"
 
 
 def _zone(name: str) -> Any:

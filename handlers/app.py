@@ -7,7 +7,8 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from telegram import BotCommand, Update
+from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -16,6 +17,7 @@ from telegram.ext import (
     TypeHandler,
 )
 
+from bot.admin import all_admin_ids, check_office_admins
 from bot.clock import Clock, SystemClock
 from bot.db import Database
 from bot.dedupe import first_time
@@ -23,7 +25,20 @@ from bot.i18n import Translator
 from bot.settings import Settings
 from bot.sop import SopRegistry
 from bot.workflow import Workflow
-from handlers import admin, officials, print, registration, request, router, start
+from handlers import (
+    admin,
+    broadcast,
+    casework,
+    internal,
+    officials,
+    print,
+    privacy,
+    registration,
+    reports,
+    request,
+    router,
+    start,
+)
 from handlers.context import KEY, Services, services
 from handlers.scheduler import SlaScheduler
 from handlers.sender import OutboxSender
@@ -37,8 +52,14 @@ COMMANDS = {
         ("status", "Lihat status permohonan Anda"),
         ("tugas", "Daftar disposisi yang menunggu Anda"),
         ("disposisi", "Lihat lembar disposisi (nomor agenda)"),
+        ("mulai", "Mulai SOP internal (mis. Kepala Dinas)"),
+        ("dokumen", "Versi dokumen kerja (nomor agenda)"),
         ("batal", "Batalkan percakapan yang berjalan"),
         ("bahasa", "Ganti bahasa"),
+        ("dataku", "Data pribadi Anda yang disimpan bot"),
+        ("hapus_data", "Hapus data pribadi Anda"),
+        ("berhenti", "Berhenti menerima pengumuman"),
+        ("langganan", "Terima pengumuman lagi"),
         ("bantuan", "Bantuan"),
     ],
     "en": [
@@ -46,9 +67,47 @@ COMMANDS = {
         ("status", "See where your requests stand"),
         ("tugas", "Dispositions waiting for you"),
         ("disposisi", "Show a disposition sheet (agenda number)"),
+        ("mulai", "Start an internal SOP (e.g. Head of agency)"),
+        ("dokumen", "Working document versions (agenda number)"),
         ("batal", "Cancel the running conversation"),
         ("bahasa", "Change language"),
+        ("dataku", "The personal data the bot holds about you"),
+        ("hapus_data", "Erase your personal data"),
+        ("berhenti", "Stop receiving announcements"),
+        ("langganan", "Receive announcements again"),
         ("bantuan", "Help"),
+    ],
+}
+# Shown (after the commands above) only in the chats of the admins of KIMBOT_ADMIN_IDS and
+# KIMBOT_OFFICE_ADMINS.
+ADMIN_COMMANDS = {
+    "id": [
+        ("siaran", "Kirim pengumuman (siaran)"),
+        ("anggota", "Daftar anggota KIM (kantor, kecamatan=, kim=)"),
+        ("anggota_lihat", "Profil dan permohonan seorang anggota"),
+        ("peran", "Daftar peran petugas"),
+        ("peran_cabut", "Cabut sebuah peran"),
+        ("undang", "Buat undangan peran"),
+        ("undangan", "Undangan yang masih terbuka"),
+        ("undangan_batal", "Batalkan undangan"),
+        ("nonaktif", "Nonaktifkan akun"),
+        ("aktif", "Aktifkan kembali akun"),
+        ("agenda", "Buku agenda"),
+        ("plt", "Plt (pelaksana tugas)"),
+    ],
+    "en": [
+        ("siaran", "Send an announcement (broadcast)"),
+        ("anggota", "KIM members (office, kecamatan=, kim=)"),
+        ("anggota_lihat", "A member's profile and requests"),
+        ("peran", "Officials' roles"),
+        ("peran_cabut", "Revoke a role"),
+        ("undang", "Create a role invitation"),
+        ("undangan", "Open invitations"),
+        ("undangan_batal", "Cancel an invitation"),
+        ("nonaktif", "Deactivate an account"),
+        ("aktif", "Reactivate an account"),
+        ("agenda", "Agenda book"),
+        ("plt", "Acting officials (Plt)"),
     ],
 }
 
@@ -57,6 +116,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     """Load SOPs and catalogs, open the database and bring its schema up to date."""
     clock = clock or SystemClock()
     registry = SopRegistry.from_dir(settings.sop_dir)
+    check_office_admins(settings, registry.offices)
     db = Database(settings.database_url)
     db.migrate()
     return Services(settings=settings, db=db, registry=registry,
@@ -106,8 +166,10 @@ def build_application(svc: Services) -> Application:
     builder = builder.concurrent_updates(PerChatUpdateProcessor())
     app = builder.post_init(_post_init).post_stop(_post_stop).build()
     app.bot_data[KEY] = svc
-    app.add_handler(TypeHandler(Update, skip_replayed), group=-1)
-    for module in (start, registration, request, officials, print, admin, router):
+    app.add_handler(TypeHandler(Update, skip_replayed), group=-2)
+    app.add_handler(TypeHandler(Update, admin.refuse_inactive), group=-1)
+    for module in (start, registration, request, officials, print, admin, privacy, reports,
+                   internal, casework, broadcast, router):
         module.register(app)
     start.register_fallbacks(app)
     app.add_error_handler(on_error)
@@ -120,7 +182,24 @@ async def _post_init(app: Application) -> None:
         await app.bot.set_my_commands(
             [BotCommand(c, d) for c, d in commands],
             language_code=None if language == "id" else language)
+    await _admin_menus(app)
     await start_sender(app)
+    await broadcast.start_broadcaster(app)  # resumes running broadcasts; shares the limiter
+
+
+async def _admin_menus(app: Application) -> None:
+    """The admins' own menu: member commands and admin commands, in each admin's chat."""
+    svc: Services = app.bot_data[KEY]
+    for admin_id in sorted(all_admin_ids(svc.settings)):
+        for language, commands in COMMANDS.items():
+            try:
+                await app.bot.set_my_commands(
+                    [BotCommand(c, d) for c, d in commands + ADMIN_COMMANDS[language]],
+                    scope=BotCommandScopeChat(admin_id),
+                    language_code=None if language == "id" else language)
+            except TelegramError as exc:  # e.g. the admin has not opened the bot yet
+                log.warning("no admin menu for %s: %s", admin_id, exc)
+                break
 
 
 async def start_sender(app: Application) -> None:
@@ -141,6 +220,7 @@ async def _post_stop(app: Application) -> None:
     scheduler: SlaScheduler | None = app.bot_data.pop("sla", None)
     if scheduler is not None:
         scheduler.stop()
+    await broadcast.stop_broadcaster(app)
     sender: OutboxSender | None = app.bot_data.pop("sender", None)
     if sender is not None:
         await sender.stop()

@@ -21,8 +21,33 @@ LANG = re.compile(r"^l (id|en)\Z", re.ASCII)  # choose a language
 # request summary
 DRAFT = re.compile(r"^r (send|edit|docs|cancel|next) ([A-Za-z0-9_-]{8})\Z", re.ASCII)
 NOTE = re.compile(r"^n (skip|cancel)\Z", re.ASCII)  # optional note / cancel typing one
+# /mulai: pick an internal SOP to start; then send/edit/cancel its summary (draft id)
+START_SOP = re.compile(r"^ms ([a-z0-9][a-z0-9_-]{0,23}) ([A-Za-z0-9_-]{8})\Z", re.ASCII)
+START_DRAFT = re.compile(r"^mc (send|edit|cancel) ([A-Za-z0-9_-]{8})\Z", re.ASCII)
+# working document: attach a new version at a case step; resend version N of a case
+DOC_ATTACH = re.compile(r"^da (\d{1,10}) (\d{1,6})\Z", re.ASCII)
+DOC_SEND = re.compile(r"^dv (\d{1,10}) (\d{1,4})\Z", re.ASCII)
+# field team: open the picker, toggle a person, go on to the date, pick a date (YYYYMMDD)
+TEAM = re.compile(r"^ta (\d{1,10}) (\d{1,6})\Z", re.ASCII)
+TEAM_TOGGLE = re.compile(r"^tg (\d{1,10}) (\d{1,6}) (\d{1,10})\Z", re.ASCII)
+TEAM_NEXT = re.compile(r"^tn (\d{1,10}) (\d{1,6})\Z", re.ASCII)
+TEAM_DATE = re.compile(r"^td (\d{1,10}) (\d{1,6}) (\d{8})\Z", re.ASCII)
+# admin's member list (/anggota): saved query id, page number
+MEMBERS_PAGE = re.compile(r"^mp (\d{1,10}) (\d{1,4})\Z", re.ASCII)
+# /hapus_data: confirm or keep, with the nonce of that very question
+ERASE = re.compile(r"^e (yes|no) ([A-Za-z0-9_-]{8})\Z", re.ASCII)
+
+# /siaran (broadcast): a step of the admin's dialog (draft nonce); toggle/choose option N of
+# the list shown (kecamatan, KIM group, role, office); stop a running broadcast
+BROADCAST = re.compile(r"^bc (all|dist|grp|role|next|send|back|cancel) ([A-Za-z0-9_-]{8})\Z",
+                       re.ASCII)
+BROADCAST_PICK = re.compile(r"^bp (\d{1,3}) ([A-Za-z0-9_-]{8})\Z", re.ASCII)
+BROADCAST_STOP = re.compile(r"^bx (\d{1,10})\Z", re.ASCII)
 
 PATTERNS = {
+    "broadcast": BROADCAST,
+    "broadcast_pick": BROADCAST_PICK,
+    "broadcast_stop": BROADCAST_STOP,
     "act": ACT,
     "fix": FIX,
     "trail": TRAIL,
@@ -31,6 +56,16 @@ PATTERNS = {
     "lang": LANG,
     "draft": DRAFT,
     "note": NOTE,
+    "start_sop": START_SOP,
+    "start_draft": START_DRAFT,
+    "doc_attach": DOC_ATTACH,
+    "doc_send": DOC_SEND,
+    "team": TEAM,
+    "team_toggle": TEAM_TOGGLE,
+    "team_next": TEAM_NEXT,
+    "team_date": TEAM_DATE,
+    "members_page": MEMBERS_PAGE,
+    "erase": ERASE,
 }
 
 
@@ -79,6 +114,47 @@ def note(verb: str) -> str:
     return _check(f"n {verb}")
 
 
+def start_sop(sop_code: str, draft_id: str) -> str:
+    return _check(f"ms {sop_code} {draft_id}")
+
+
+def start_draft(verb: str, draft_id: str) -> str:
+    return _check(f"mc {verb} {draft_id}")
+
+
+def doc_attach(case_id: int, version: int) -> str:
+    return _check(f"da {case_id} {version}")
+
+
+def doc_send(case_id: int, number: int) -> str:
+    return _check(f"dv {case_id} {number}")
+
+
+def team(case_id: int, version: int) -> str:
+    return _check(f"ta {case_id} {version}")
+
+
+def team_toggle(case_id: int, version: int, user_id: int) -> str:
+    return _check(f"tg {case_id} {version} {user_id}")
+
+
+def team_next(case_id: int, version: int) -> str:
+    return _check(f"tn {case_id} {version}")
+
+
+def team_date(case_id: int, version: int, day: str) -> str:
+    """`day` as YYYYMMDD."""
+    return _check(f"td {case_id} {version} {day}")
+
+
+def members_page(query_id: int, page: int) -> str:
+    return _check(f"mp {query_id} {page}")
+
+
+def erase(verb: str, nonce: str) -> str:
+    return _check(f"e {verb} {nonce}")
+
+
 def parse_act(data: str) -> ActData | None:
     match = ACT.match(data)
     if not match:
@@ -92,6 +168,18 @@ def parse(pattern: re.Pattern[str], data: str | None) -> tuple[str, ...] | None:
         return None
     match = pattern.match(data)
     return match.groups() if match else None
+
+
+def broadcast(verb: str, nonce: str) -> str:
+    return _check(f"bc {verb} {nonce}")
+
+
+def broadcast_pick(index: int, nonce: str) -> str:
+    return _check(f"bp {index} {nonce}")
+
+
+def broadcast_stop(broadcast_id: int) -> str:
+    return _check(f"bx {broadcast_id}")
 
 
 ANY_VALID = re.compile("|".join(f"(?:{p.pattern})" for p in PATTERNS.values()), re.ASCII)

@@ -12,12 +12,15 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
+from bot.admin import AdminScope, admin_offices, scope_of
 from bot.clock import Clock
 from bot.db import Database
 from bot.i18n import Translator
 from bot.models import User
+from bot.outbox import OUTBOX_WRITTEN
 from bot.people import ensure_user, language_of
 from bot.settings import Settings
+from bot.sla import DEADLINES_CHANGED
 from bot.sop import SopRegistry
 from bot.workflow import Workflow
 
@@ -36,7 +39,16 @@ class Services:
     kick_sla: Any = field(default=None)  # set by the SLA scheduler: re-arms after a commit
 
     def is_admin(self, external_id: int | str) -> bool:
-        return int(external_id) in self.settings.admin_ids
+        """Admin of at least one office (KIMBOT_ADMIN_IDS or KIMBOT_OFFICE_ADMINS)."""
+        return bool(self.admin_offices(external_id))
+
+    def admin_offices(self, external_id: int | str) -> list[str]:
+        """Offices this person may manage as admin, in registry order ([] if none)."""
+        return admin_offices(self.settings, self.registry.offices, external_id)
+
+    def admin_scope(self, external_id: int | str) -> AdminScope:
+        """The same, with the checks every admin command makes on its office argument."""
+        return scope_of(self.settings, self.registry.offices, external_id)
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
@@ -76,7 +88,11 @@ def turn(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Iterator[Turn]:
             client_language=tg_user.language_code,
         )
         yield Turn(svc, session, user, language_of(user, svc.settings.default_language))
-    if svc.kick_outbox is not None:
+        # Most updates neither queue a notification nor move a deadline: wake the sender
+        # and re-arm the SLA scheduler only when this one did.
+        wrote_outbox = bool(session.info.get(OUTBOX_WRITTEN))
+        moved_deadline = bool(session.info.get(DEADLINES_CHANGED))
+    if wrote_outbox and svc.kick_outbox is not None:
         svc.kick_outbox()
-    if svc.kick_sla is not None:
+    if moved_deadline and svc.kick_sla is not None:
         svc.kick_sla()

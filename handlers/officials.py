@@ -7,6 +7,7 @@ from sqlmodel import Session
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
+from bot.casework import team_of
 from bot.dialogs import clear_dialog, get_dialog, set_dialog
 from bot.errors import KimError, NotFound
 from bot.models import Case, Dialog, User
@@ -186,7 +187,7 @@ def _trail_reply(t: Turn, session: Session, case: Case | None, user: User) -> Re
         return Reply(t.t("error.not_allowed"))
     lines = trail(session, case.id)
     text = render.trail_text(t.svc.tr, t.lang, t.svc.registry, case, lines,
-                             len(attachments(session, case.id)))
+                             len(attachments(session, case.id)), team_of(session, case.id))
     return Reply(text)
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from babel.dates import format_date
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.casework import TeamLine
 from bot.clock import from_db
 from bot.i18n import Translator
 from bot.models import Case, Notification
@@ -73,6 +75,11 @@ def action_rows(
             if action is not None:
                 rows.append([(action_label(tr, lang, action),
                               callbacks.act(case_id, version, code))])
+        if codes and step.document:  # the working document of this step
+            rows.append([(tr.text(lang, "button.attach_document"),
+                          callbacks.doc_attach(case_id, version))])
+        if codes and step.assigns_team:
+            rows.append([(tr.text(lang, "button.team"), callbacks.team(case_id, version))])
     rows.append([(tr.text(lang, "button.trail"), callbacks.trail(case_id))])
     return rows
 
@@ -101,7 +108,13 @@ def notification(
         params["by_role"] = tr.role(lang, str(params["by_role"]))
     note = str(params.get("note") or "")
     params["note_line"] = tr.text(lang, "line.note", note=note) if note else ""
-    text = clip(tr.text(lang, row.key, **params))
+    if params.get("duty_date"):
+        params["duty_date"] = day_text(lang, str(params["duty_date"]))
+    text = tr.text(lang, row.key, **params)
+    if isinstance(params.get("team"), list) and params["team"]:
+        text += team_line(tr, lang, [str(n) for n in params["team"]],
+                          str(params.get("duty_date", "")))
+    text = clip(text)
     rows: list[list[tuple[str, str]]] = []
     if case is not None and row.case_id is not None and row.case_version is not None:
         if row.actions == ["fix"]:
@@ -115,12 +128,31 @@ def notification(
     return text, keyboard(rows)
 
 
+def day_text(lang: str, day: date | str) -> str:
+    """'2026-11-30' → 'Senin, 30 November 2026' / 'Monday, 30 November 2026'."""
+    if isinstance(day, str):
+        try:
+            return day_text(lang, date.fromisoformat(day))
+        except ValueError:
+            return day
+    return format_date(day, "EEEE, d MMMM y", locale=lang)
+
+
+def team_line(tr: Translator, lang: str, names: Sequence[str], duty: date | str) -> str:
+    """'\n👥 Tim: Andi, Budi — bertugas Senin, 30 November 2026' (empty without a team)."""
+    if not names:
+        return ""
+    return tr.text(lang, "line.team", names=", ".join(names),
+                   date=day_text(lang, duty) if duty else "-")
+
+
 def case_line(tr: Translator, lang: str, registry: SopRegistry, line: CaseLine) -> str:
     zone = registry.offices[line.office].timezone
     status = tr.text(lang, f"status.{line.status}")
+    team = team_line(tr, lang, line.team, line.team_date or "")
     if line.status == "finished":
         return tr.text(lang, "line.case_finished", agenda=line.agenda, subject=line.subject,
-                       status=status, since=tr.when(lang, line.since, zone))
+                       status=status, since=tr.when(lang, line.since, zone)) + team
     if line.status == "with_requester":
         return tr.text(lang, "line.case_with_requester", agenda=line.agenda,
                        subject=line.subject, status=status, step_no=line.step_no,
@@ -136,12 +168,12 @@ def case_line(tr: Translator, lang: str, registry: SopRegistry, line: CaseLine) 
         roles=roles_text(tr, lang, line.roles), holders=holders,
         since=tr.when(lang, line.since, zone),
     )
-    return text + timing
+    return text + timing + team
 
 
 def trail_text(
     tr: Translator, lang: str, registry: SopRegistry, case: Case, lines: list[TrailLine],
-    attachments: int,
+    attachments: int, team: Sequence[TeamLine] = (),
 ) -> str:
     office = registry.offices[case.office]
     sop = registry.get(case.sop_code)
@@ -151,6 +183,9 @@ def trail_text(
         subject=case.subject, purpose=case.purpose, sop=sop.name if sop else case.sop_code,
         status=tr.text(lang, f"status.{case.status}"), attachments=attachments,
     )]
+    if team:  # the field team assigned to the case (seed 001, step 11)
+        parts[0] = parts[0].rstrip("\n") + team_line(
+            tr, lang, [m.name for m in team], team[0].duty_date) + "\n"
     for line in lines:
         role = tr.role(lang, line.role) if line.role != "pemohon" else tr.text(
             lang, "role.pemohon")

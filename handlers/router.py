@@ -7,7 +7,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandl
 
 from bot.dialogs import clear_dialog, get_dialog
 from bot.errors import KimError
-from handlers import officials, registration, request
+from handlers import broadcast, casework, internal, officials, registration, request
 from handlers.common import Reply, remove_keyboard, send_replies
 from handlers.context import Turn, turn
 
@@ -32,10 +32,18 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
                     replies = registration.on_message(update, t, dialog)
                 elif dialog.state.startswith("req_"):
                     replies = request.on_message(update, t, dialog)
+                elif dialog.state.startswith("bc_"):
+                    replies = broadcast.on_message(update, t, dialog)
                 elif dialog.state == "note":
                     replies = officials.on_note_message(update, t, dialog)
                 elif dialog.state == "fix":
                     replies = officials.on_fix_message(update, t, dialog)
+                elif dialog.state.startswith("sop_"):
+                    replies = internal.on_message(update, t, dialog)
+                elif dialog.state == casework.DOC:
+                    replies = casework.on_doc_message(update, t, dialog)
+                elif dialog.state.startswith("team_"):
+                    replies = casework.on_team_message(update, t, dialog)
                 else:
                     clear_dialog(t.session, t.user.id)
                     replies = _idle(t)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -24,6 +23,7 @@ from bot.outbox import (
     release_stale,
 )
 from bot.people import language_of
+from bot.ratelimit import RateLimiter
 from handlers import render
 from handlers.context import Services
 
@@ -41,16 +41,18 @@ class _Job:
 
 
 class OutboxSender:
-    """Background task that drains the outbox; `kick()` wakes it after a commit."""
+    """Background task that drains the outbox; `kick()` wakes it after a commit.
 
-    def __init__(self, svc: Services, bot: Bot) -> None:
+    Pacing (global rate, per-chat interval, 429 pauses) comes from `limiter`, which the
+    broadcaster shares: notifications take their tokens first.
+    """
+
+    def __init__(self, svc: Services, bot: Bot, limiter: RateLimiter | None = None) -> None:
         self.svc = svc
         self.bot = bot
+        self.limiter = limiter or RateLimiter.from_settings(svc.settings)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._last_by_chat: dict[str, float] = {}
-        self._next_slot = 0.0
-        self._paused_until = 0.0
 
     def kick(self) -> None:
         self._wake.set()
@@ -82,12 +84,13 @@ class OutboxSender:
 
     async def drain(self, limit: int = 50) -> int:
         """Send what is due now; returns how many rows were handled."""
-        wait = self._paused_until - time.monotonic()
+        wait = self.limiter.paused_for
         if wait > 0:
             await asyncio.sleep(wait)
         jobs = self._claim(limit)
-        for job in jobs:
-            await self._deliver(job)
+        with self.limiter.urgent():  # the broadcaster holds back until these are out
+            for job in jobs:
+                await self._deliver(job)
         return len(jobs)
 
     def _claim(self, limit: int) -> list[_Job]:
@@ -97,14 +100,15 @@ class OutboxSender:
             for row in claim_due(session, svc.clock, limit):
                 assert row.id is not None
                 user = session.get(User, row.recipient_id)
-                if user is None or not user.active:
+                if user is None or not user.active or user.erased_at is not None:
+                    # Deactivated by an admin, or erased their data: they get nothing.
                     mark_failed(session, svc.clock, row.id, "recipient inactive")
                     continue
-                pace = self._pace(user.chat_id)
+                pace = self.limiter.chat_wait(user.chat_id)  # Telegram: ~1/s per chat
                 if pace > 0:
                     defer(session, row.id, svc.clock.now() + timedelta(seconds=pace))
                     continue
-                self._last_by_chat[user.chat_id] = time.monotonic()
+                self.limiter.note_chat(user.chat_id)
                 lang = language_of(user, svc.settings.default_language)
                 case = session.get(Case, row.case_id) if row.case_id else None
                 text, markup = render.notification(svc.tr, lang, svc.registry, row, case)
@@ -112,44 +116,29 @@ class OutboxSender:
                 done = set(row.params.get(FILES_SENT, []))
                 for att_id in row.attachment_ids:
                     att = session.get(Attachment, att_id) if att_id not in done else None
-                    if att is not None:
+                    if att is not None and att.file_ref:  # "" once its sender erased it
                         files.append((att.kind, att.file_ref, render.clip(att.label, 1024)))
                         file_ids.append(att_id)
                 jobs.append(_Job(row.id, user.chat_id, text, markup, files, file_ids))
         return jobs
-
-    def _pace(self, chat_id: str) -> float:
-        """Seconds until this chat may get another message (Telegram: ~1/s per chat)."""
-        last = self._last_by_chat.get(chat_id)
-        if last is None:
-            return 0.0
-        return max(0.0, last + self.svc.settings.per_chat_interval_s - time.monotonic())
-
-    async def _slot(self) -> None:
-        """Global pacing (Telegram: ~30 messages/s overall)."""
-        now = time.monotonic()
-        start = max(now, self._next_slot)
-        self._next_slot = start + 1.0 / self.svc.settings.global_rate_per_s
-        if start > now:
-            await asyncio.sleep(start - now)
 
     async def _deliver(self, job: _Job) -> None:
         svc = self.svc
         delivered: list[int] = []  # attachments already sent: a retry must not repeat them
         try:
             for (kind, ref, caption), att_id in zip(job.files, job.file_ids, strict=True):
-                await self._slot()
+                await self.limiter.acquire()
                 if kind == "photo":
                     await self.bot.send_photo(job.chat_id, ref, caption=caption or None)
                 else:
                     await self.bot.send_document(job.chat_id, ref, caption=caption or None)
                 delivered.append(att_id)
-            await self._slot()
+            await self.limiter.acquire()
             await self.bot.send_message(job.chat_id, job.text, reply_markup=job.markup)
         except RetryAfter as exc:
             delay = exc.retry_after
             seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
-            self._paused_until = time.monotonic() + seconds
+            self.limiter.pause(seconds)
             with svc.db.session() as session:
                 note_files_sent(session, job.row_id, delivered)
                 mark_retry(session, svc.clock, job.row_id, "429 retry after",

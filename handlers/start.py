@@ -28,7 +28,7 @@ def _help(t: Turn) -> Reply:
     assert t.user.id is not None
     lines = [t.t("help.member")]
     if bindings_of(t.session, t.user.id):
-        lines.append(t.t("help.official"))
+        lines.append(t.t("help.official") + "\n" + t.t("help.casework"))
     if t.svc.is_admin(t.user.external_id):
         lines.append(t.t("help.admin"))
     return Reply("\n\n".join(lines))

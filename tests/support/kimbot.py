@@ -124,11 +124,22 @@ class KimBot:
         await member.send(purpose)
         await member.send_photo()
         await member.send_document("surat_tugas.pdf", PDF, "application/pdf")
+        before = len(self._receipts(member))
         await member.click("Kirim")
-        text = member.last_message.text if member.last_message else ""
+        # Waited for, not read at once: a busy outbox may hold the loop past the settle time.
+        await self.api.wait_until(
+            lambda: len(self._receipts(member)) > before, timeout=member.timeout,
+            message=lambda: f"no receipt:\n{self.api.dump_chat(member.chat_id)}")
+        text = self._receipts(member)[-1].text
         match = re.search(r"(\d{3}/SM/[A-Z-]+/\d{4})", text or "")
         assert match, f"no agenda number in the receipt: {text!r}"
         return match.group(1)
+
+    @staticmethod
+    def _receipts(member: FakeUser) -> list[SentMessage]:
+        """The request receipts the member got (in either language)."""
+        firsts = tuple(CATALOG.text(lang, "req.receipt").splitlines()[0] for lang in ("id", "en"))
+        return [m for m in member.messages if (m.text or "").startswith(firsts)]
 
     async def task(
         self, official: FakeUser, step_no: int, timeout: float = 5.0,  # noqa: ASYNC109
