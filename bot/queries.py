@@ -43,15 +43,25 @@ class TrailLine:
     to_step: int | None
 
 
-def _line(session: Session, workflow: Workflow, case: Case) -> CaseLine:
+HolderNames = dict[tuple[str, tuple[str, ...]], list[str]]
+
+
+def _line(session: Session, workflow: Workflow, case: Case,
+          known: HolderNames | None = None) -> CaseLine:
+    """One case for a listing; `known` memoises holder names across the listing's cases."""
     assert case.id is not None
     step = workflow.current_step(case)
     names: list[str] = []
-    team = team_of(session, case.id)
+    with_team = any(s.assigns_team for s in workflow.sop_of(case).steps)
+    team = team_of(session, case.id) if with_team else []
     if case.status == "open":
         # Whoever is told and may act now: the Plt where one is named.
-        holders = workflow.sla.holders(session, case.office, step.roles)
-        names = sorted({u.full_name or u.display_name for u in holders})
+        known = {} if known is None else known
+        key = (case.office, step.roles)
+        if key not in known:
+            holders = workflow.sla.holders(session, case.office, step.roles)
+            known[key] = sorted({u.full_name or u.display_name for u in holders})
+        names = known[key]
         if "tim" in step.roles and team:  # a field-team step waits on the assigned team
             names = [m.name for m in team]
     return CaseLine(
@@ -71,7 +81,8 @@ def member_cases(session: Session, workflow: Workflow, user_id: int, limit: int 
         select(Case).where(or_(col(Case.requester_id) == user_id, Case.started_by_id == user_id))
         .order_by(col(Case.id).desc()).limit(limit)
     )
-    return [_line(session, workflow, c) for c in cases]
+    known: HolderNames = {}
+    return [_line(session, workflow, c, known) for c in cases]
 
 
 def tasks_for(session: Session, workflow: Workflow, user_id: int) -> list[CaseLine]:
@@ -93,12 +104,13 @@ def tasks_for(session: Session, workflow: Workflow, user_id: int) -> list[CaseLi
         select(Case).where(col(Case.office).in_(offices)).where(Case.status == "open")
         .order_by(col(Case.step_started_at))
     )
+    known: HolderNames = {}
     for case in cases:
         mine = roles[case.office] & set(workflow.current_step(case).roles)
         if mine == {"tim"} and (team := [m.user_id for m in team_of(session, case.id or 0)]):
             mine = mine if user_id in team else set()  # a field-team step: the assigned team
         if mine:
-            lines.append(_line(session, workflow, case))
+            lines.append(_line(session, workflow, case, known))
     return lines
 
 

@@ -14,7 +14,6 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import (
     Application,
-    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -24,12 +23,13 @@ from bot import acting
 from bot import admin as admin_core
 from bot.clock import from_db
 from bot.errors import KimError
+from bot.models import User
 from bot.people import create_invitation, language_of
 from bot.queries import agenda_book
 from bot.roles import ROLES
 from handlers import callbacks, render
 from handlers.common import Reply, send_replies
-from handlers.context import Turn, services, turn
+from handlers.context import Services, Turn, turn
 from handlers.start import INVITE_CODE
 
 log = logging.getLogger(__name__)
@@ -456,30 +456,15 @@ async def activate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _set_active(update, context, True)
 
 
-async def refuse_inactive(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A deactivated person gets one clear answer to anything they send, and nothing else runs.
-
-    Runs before every handler (app.py, group -1). Admins are never stopped, so an admin can
-    always /aktif an account.
-    """
-    tg_user = update.effective_user
-    if tg_user is None:
-        return
-    svc = services(context)
-    if svc.is_admin(tg_user.id):
-        return
-    with svc.db.session() as session:
-        user = admin_core.blocked_user(session, "telegram", str(tg_user.id))
-        lang = language_of(user, svc.settings.default_language) if user else ""
-    if user is None:
-        return
+async def answer_blocked(update: Update, svc: Services, user: User) -> None:
+    """Give a deactivated person one clear answer (app.gate stops everything else)."""
+    lang = language_of(user, svc.settings.default_language)
     text = svc.tr.text(lang, "account.blocked")
     log.info("refused an update from deactivated user %s", user.id)
     if update.callback_query is not None:
         await update.callback_query.answer(text, show_alert=True)
     elif update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE:
         await update.effective_chat.send_message(text)
-    raise ApplicationHandlerStop
 
 
 def register(app: Application) -> None:

@@ -17,6 +17,7 @@ from telegram.ext import (
     TypeHandler,
 )
 
+from bot import admin as admin_core
 from bot.admin import all_admin_ids, check_office_admins
 from bot.clock import Clock, SystemClock
 from bot.db import Database
@@ -124,13 +125,24 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
                     tr=Translator(settings.locales_dir, settings.default_language))
 
 
-async def skip_replayed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Drop an update we already handled (Telegram may deliver one twice)."""
+async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Drop an update already handled and answer a deactivated person; nothing else runs.
+
+    One transaction for both checks: they run before every update, so they are on the
+    hot path (Telegram may deliver an update twice; admins are never stopped).
+    """
     svc = services(context)
+    tg_user = update.effective_user
     with svc.db.session() as session:
         fresh = first_time(session, svc.clock, f"tg:{update.update_id}")
+        blocked = None
+        if fresh and tg_user is not None and not svc.is_admin(tg_user.id):
+            blocked = admin_core.blocked_user(session, "telegram", str(tg_user.id))
     if not fresh:
         log.info("skipping replayed update %s", update.update_id)
+        raise ApplicationHandlerStop
+    if blocked is not None:
+        await admin.answer_blocked(update, svc, blocked)
         raise ApplicationHandlerStop
 
 
@@ -166,8 +178,7 @@ def build_application(svc: Services) -> Application:
     builder = builder.concurrent_updates(PerChatUpdateProcessor())
     app = builder.post_init(_post_init).post_stop(_post_stop).build()
     app.bot_data[KEY] = svc
-    app.add_handler(TypeHandler(Update, skip_replayed), group=-2)
-    app.add_handler(TypeHandler(Update, admin.refuse_inactive), group=-1)
+    app.add_handler(TypeHandler(Update, gate), group=-1)
     for module in (start, registration, request, officials, print, admin, privacy, reports,
                    internal, casework, broadcast, router):
         module.register(app)
