@@ -10,10 +10,6 @@ import threading
 import warnings
 from io import BytesIO
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
-
 from bot.i18n import Translator
 from bot.reports import PeriodReport, SopReport
 
@@ -37,6 +33,11 @@ def render_sop_chart(report: PeriodReport, sop: SopReport, translator: Translato
 
 
 def _draw(report: PeriodReport, sop: SopReport, translator: Translator, language: str) -> bytes:
+    # Imported here: matplotlib costs ~100 MB of memory; only a report needs it.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
     def t(key: str, **params: object) -> str:
         return translator.text(language, key, **params)
 

@@ -8,7 +8,6 @@ from telegram import InputFile, Update
 from telegram.constants import ChatAction
 from telegram.ext import Application, CommandHandler, ContextTypes
 
-from bot.pdf import render_disposition_pdf
 from bot.queries import find_case_by_agenda
 from handlers.common import Reply, send_replies
 from handlers.context import Services, services, turn
@@ -22,6 +21,8 @@ def file_name(agenda: str) -> str:
 
 def _render(svc: Services, case_id: int, language: str) -> bytes:
     with svc.db.session() as session:
+        from bot.pdf import render_disposition_pdf  # reportlab only when printing
+
         return render_disposition_pdf(session, svc.registry, svc.tr, case_id, language,
                                       now=svc.clock.now())
 
