@@ -60,8 +60,9 @@ LIFTED = {"KIMBOT_GLOBAL_RATE": 10_000, "KIMBOT_PER_CHAT_INTERVAL": 0,
 
 
 async def child(args: argparse.Namespace) -> None:
+    from bot.services import build_services
     from bot.settings import Settings
-    from handlers.app import build_application, build_services, running
+    from handlers.telegram.app import build_application, running
 
     values: dict[str, Any] = {
         "TELEGRAM_BOT_TOKEN": TOKEN, "DATABASE_URL": args.db,

@@ -4,7 +4,8 @@
 
 One FakeBotApi serves on 127.0.0.1 in this process, which also prepares the database and
 checks what arrives. The bot runs in a child process (this script with ``--child``), wired
-exactly as in production (handlers.app.build_services / build_application / running, real
+exactly as in production (bot.services.build_services, handlers.telegram.app's
+build_application / running, real
 SystemClock), three times on the same SQLite file:
 
 1. set-up (not measured): migrations, ~50 officials with role bindings, members, and
@@ -149,7 +150,8 @@ class Recorder:
 async def child_bot(args: argparse.Namespace) -> None:
     t_imports = time.perf_counter()
     from bot.settings import Settings
-    from handlers.app import build_application, build_services, running
+    from bot.services import build_services
+    from handlers.telegram.app import build_application, running
 
     imported = time.perf_counter() - t_imports
     settings = Settings(_env_file=None, **{  # type: ignore[call-arg]
@@ -197,7 +199,7 @@ async def child_bot(args: argparse.Namespace) -> None:
                         "hwm_kb": hwm_kb,
                     }), flush=True)
                 elif line == "sla-off":  # stop the watcher; the sender goes on
-                    svc.kick_sla = None
+                    svc.sla_wakers.clear()
                     scheduler.stop()
                     print("OK", flush=True)
                 elif line in ("stop", ""):

@@ -109,10 +109,11 @@ async def _serve_commands(profile_path: str | None) -> None:
 
 
 async def child_kim(args: argparse.Namespace) -> None:
-    """The real KIM-Bot, wired exactly as in production (handlers.app)."""
+    """The real KIM-Bot, wired exactly as in production (handlers.telegram.app)."""
     from telegram.ext import ExtBot
 
-    from handlers.app import build_application, build_services, running
+    from bot.services import build_services
+    from handlers.telegram.app import build_application, running
 
     svc = build_services(kim_settings(args))
     # Notifications go out through a second token, so the harness can tell outbox
@@ -125,7 +126,7 @@ async def child_kim(args: argparse.Namespace) -> None:
         if args.processor:  # A/B experiments: "seq" or "perchat:N"
             from telegram.ext import SimpleUpdateProcessor
 
-            from handlers.updates import PerChatUpdateProcessor
+            from handlers.telegram.updates import PerChatUpdateProcessor
 
             kind, _, size = args.processor.partition(":")
             application._update_processor = (
@@ -156,7 +157,7 @@ async def child_echo(args: argparse.Namespace) -> None:
     await app.initialize()
     await app.start()
     assert app.updater is not None
-    # Same polling parameters as handlers.app.running().
+    # Same polling parameters as handlers.telegram.app.running().
     await app.updater.start_polling(poll_interval=0, timeout=1,
                                     allowed_updates=Update.ALL_TYPES)
     try:
@@ -862,7 +863,7 @@ def report(args: argparse.Namespace, kim: BotResult, echo: BotResult, port: int,
     print(f"  people: {args.members} members + {len(OFFICIALS)} officials "
           f"({', '.join(r for _, _, r in OFFICIALS)}) of {OFFICE}, written directly into "
           "the DB (registration is NOT measured)")
-    print("  KIM-Bot: handlers.app as in production, SQLite (WAL) file in a temp dir, "
+    print("  KIM-Bot: handlers.telegram.app as in production, SQLite (WAL) file in a temp dir, "
           "KIMBOT_PER_CHAT_INTERVAL=0 (no per-chat pacing, so it cannot hide the bot's own "
           "speed), KIMBOT_OUTBOX_POLL=0.2, KIMBOT_GLOBAL_RATE=30 (default)")
     print("  echo:    bare PTB v22 Application, one MessageHandler replying the same text")
@@ -1014,7 +1015,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="copy the bots' stderr logs into DIR")
     parser.add_argument("--processor", metavar="seq|perchat:N",
                         help="A/B: run KIM-Bot with PTB's one-at-a-time processing (seq) or "
-                             "handlers.updates.PerChatUpdateProcessor(N) instead of its own")
+                             "handlers.telegram.updates.PerChatUpdateProcessor(N) instead of its own")
     parser.add_argument("--child", choices=["kim", "echo"], help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
     parser.add_argument("--outbox-token", help=argparse.SUPPRESS)

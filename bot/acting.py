@@ -21,10 +21,10 @@ from bot.clock import Clock, from_db, to_db
 from bot.errors import BadInput, NotFound
 from bot.models import ActingOfficial, RoleBinding, User
 from bot.outbox import notify
+from bot.people import find_by_account
 from bot.roles import ROLES, canonical_role
 from bot.sop.model import Office
 
-CHANNEL = "telegram"
 _DAY = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s*$")
 MAX_DAYS = 366  # a Plt is for an absence, not for good
 
@@ -78,13 +78,9 @@ def _role(name: str) -> str:
 
 
 def _person(session: Session, external_id: str) -> User:
-    """Someone who has started the bot (we know them only then)."""
-    ident = external_id.strip()
-    user = None
-    if ident.isdigit():
-        user = session.exec(
-            select(User).where(User.channel == CHANNEL).where(User.external_id == ident)
-        ).first()
+    """Someone who has started the bot (we know them only then), by an account id typed by
+    the admin, on any channel."""
+    user = find_by_account(session, external_id)
     if user is None or user.id is None or not user.active:
         raise BadInput("plt.unknown_user", user=external_id)
     return user

@@ -1,10 +1,12 @@
 """People and roles, as the admin manages them, office by office; and members' own data (UU PDP).
 
-Who is an admin: the ids in KIMBOT_ADMIN_IDS manage every office; KIMBOT_OFFICE_ADMINS
-("123:lumajang,456:kolaka") names admins of some offices only. `scope_of` says which offices one
-person may manage, and every admin command checks the office it touches against that scope
-(`AdminScope.check`, `.pick`, `.choose`): a limited admin who names no office gets their own,
-one who names another office is refused (`admin.office_refused`).
+Who is an admin: the accounts in KIMBOT_ADMIN_IDS manage every office; KIMBOT_OFFICE_ADMINS
+("123:lumajang,whatsapp:6281234567890:kolaka") names admins of some offices only. An admin is
+an account key, "channel:id" ("telegram:123"; a bare id in the settings is Telegram's).
+`scope_of` says which offices one account may manage, and every admin command checks the
+office it touches against that scope (`AdminScope.check`, `.pick`, `.choose`): a limited
+admin who names no office gets their own, one who names another office is refused
+(`admin.office_refused`).
 
 What the admin does here: list members (`members`, with kecamatan/KIM filters, paged through
 `save_query`), look at one (`member_view`), list and revoke role bindings, list and cancel open
@@ -29,12 +31,14 @@ from sqlmodel import Session, col, select
 
 from bot.clock import Clock, from_db, to_db
 from bot.errors import BadInput, NotAllowed, NotFound
+from bot.files import FileStore, delete_after_commit, forget_unused
 from bot.models import (
     ActingOfficial,
     AdminQuery,
     Attachment,
     AuditEntry,
     Case,
+    ChannelAccount,
     Dialog,
     DocumentVersion,
     Invitation,
@@ -43,13 +47,13 @@ from bot.models import (
     User,
 )
 from bot.outbox import notify
+from bot.people import accounts_of, find_by_account, user_by_account
 from bot.roles import ROLES
-from bot.settings import Settings
+from bot.settings import TELEGRAM, Settings, account_key
 from bot.sop.model import REQUESTER, Office
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "telegram"
 PER_PAGE = 20
 MAX_FILTER = 64
 QUERY_TTL = timedelta(days=7)
@@ -68,7 +72,7 @@ FILTER_KEYS = {"kecamatan": "district", "kec": "district", "district": "district
 class AdminScope:
     """The offices one admin may manage, in the registry's order."""
 
-    external_id: str
+    account: str  # the admin's account key, "telegram:123"
     offices: tuple[str, ...]
     everywhere: bool  # in KIMBOT_ADMIN_IDS: every office, now and later
 
@@ -107,26 +111,25 @@ class AdminScope:
         return self.offices if given is None else (self.pick(offices, given),)
 
 
-def admin_offices(settings: Settings, offices: Iterable[str], external_id: int | str) -> list[str]:
-    """Offices this person may manage as admin (registry order); [] when not an admin."""
+def admin_offices(settings: Settings, offices: Iterable[str], account: int | str) -> list[str]:
+    """Offices this account may manage as admin (registry order); [] when not an admin.
+
+    `account` is a key "channel:id"; a bare id (123, "123") is a Telegram id.
+    """
     codes = list(offices)
-    try:
-        ident = int(external_id)
-    except (TypeError, ValueError):
+    key = account_key(account)
+    if key is None:
         return []
-    if ident in settings.admin_ids:
+    if key in settings.admin_ids:
         return codes
-    mine = {office for admin, office in settings.office_admins if admin == ident}
+    mine = {office for admin, office in settings.office_admins if admin == key}
     return [code for code in codes if code in mine]
 
 
-def scope_of(settings: Settings, offices: Iterable[str], external_id: int | str) -> AdminScope:
-    codes = admin_offices(settings, offices, external_id)
-    try:
-        everywhere = int(external_id) in settings.admin_ids
-    except (TypeError, ValueError):
-        everywhere = False
-    return AdminScope(str(external_id), tuple(codes), everywhere)
+def scope_of(settings: Settings, offices: Iterable[str], account: int | str) -> AdminScope:
+    codes = admin_offices(settings, offices, account)
+    key = account_key(account)
+    return AdminScope(key or str(account), tuple(codes), key in settings.admin_ids)
 
 
 def check_office_admins(settings: Settings, offices: Iterable[str]) -> None:
@@ -138,8 +141,42 @@ def check_office_admins(settings: Settings, offices: Iterable[str]) -> None:
                          f"this deployment serves {', '.join(known)}")
 
 
-def all_admin_ids(settings: Settings) -> set[int]:
+def all_admin_accounts(settings: Settings) -> set[str]:
+    """Every configured admin's account key, of every channel."""
     return set(settings.admin_ids) | {admin for admin, _office in settings.office_admins}
+
+
+def admin_accounts(settings: Settings, channel: str) -> list[str]:
+    """The account ids of the admins on one channel (e.g. to give them the admin menu)."""
+    ids = {key.partition(":")[2] for key in all_admin_accounts(settings)
+           if key.partition(":")[0] == channel}
+    return sorted(ids, key=lambda i: (len(i), i))
+
+
+def admin_accounts_of_office(settings: Settings, offices: Iterable[str], office: str) -> list[str]:
+    """Account keys of the admins of `office`: every-office admins first, then its own."""
+    if office not in set(offices):
+        return []
+    found: list[str] = []
+    for key in [*settings.admin_ids,
+                *(admin for admin, code in settings.office_admins if code == office)]:
+        normal = account_key(key)
+        if normal is not None and normal not in found:
+            found.append(normal)
+    return found
+
+
+def all_admin_ids(settings: Settings) -> set[int]:
+    """The Telegram admins' user ids (kept for the Telegram adapter; see admin_accounts)."""
+    return {int(i) for i in admin_accounts(settings, TELEGRAM)}
+
+
+def account_keys(session: Session, user: User) -> set[str]:
+    """Every account key of a person: their channel accounts and their preferred one."""
+    assert user.id is not None
+    keys = {f"{a.channel}:{a.account_id}" for a in accounts_of(session, user.id)}
+    keys.add(f"{user.channel}:{user.external_id}")
+    return keys
 
 
 # -- people ------------------------------------------------------------------------------
@@ -170,13 +207,10 @@ def _row(user: User) -> MemberRow:
 
 
 def find_person(session: Session, external_id: str) -> User:
-    """Someone who has opened the bot, by Telegram id (erased people are nobody now)."""
-    ident = external_id.strip()
-    user = None
-    if ident.isdigit():
-        user = session.exec(
-            select(User).where(User.channel == CHANNEL).where(User.external_id == ident)
-        ).first()
+    """Someone who has opened the bot, by an account id an admin typed, on any channel
+    ("123" a Telegram id, "telegram:123", "whatsapp:62812…", "+62812…"); erased people are
+    nobody now."""
+    user = find_by_account(session, external_id)
     if user is None or user.id is None:
         raise BadInput("admin.unknown_user", user=external_id)
     return user
@@ -184,9 +218,7 @@ def find_person(session: Session, external_id: str) -> User:
 
 def blocked_user(session: Session, channel: str, external_id: str) -> User | None:
     """The person behind an update, if an admin has deactivated them (else None)."""
-    user = session.exec(
-        select(User).where(User.channel == channel).where(User.external_id == external_id)
-    ).first()
+    user = user_by_account(session, channel, external_id)
     return user if user is not None and not user.active else None
 
 
@@ -347,7 +379,7 @@ def member_view(session: Session, scope: AdminScope, external_id: str,
     belongs = offices_of_person(session, user)
     if not _may_see(scope, belongs):
         raise NotAllowed("admin.person_refused", name=_name(user))
-    log.info("admin %s viewed the profile of user %s", scope.external_id, user.id)
+    log.info("admin %s viewed the profile of user %s", scope.account, user.id)
     visible = set(scope.offices)
     cases = session.exec(
         select(Case).where(Case.requester_id == user.id)
@@ -428,7 +460,7 @@ def revoke_binding(session: Session, clock: Clock, scope: AdminScope,
     session.add(binding)
     notify(session, clock, binding.user_id, "notify.role_revoked", office=binding.office,
            office_name=offices[binding.office].name, roles=[binding.role])
-    log.info("admin %s revoked role binding #%s (%s %s of user %s)", scope.external_id,
+    log.info("admin %s revoked role binding #%s (%s %s of user %s)", scope.account,
              binding_id, binding.office, binding.role, binding.user_id)
     return _binding_row(binding, user)
 
@@ -482,7 +514,7 @@ def cancel_invitation(session: Session, clock: Clock, scope: AdminScope,
         raise BadInput("invites.expired", code=code)
     row.expires_at = to_db(now)
     session.add(row)
-    log.info("admin %s cancelled invitation %s (%s %s)", scope.external_id, code, row.office,
+    log.info("admin %s cancelled invitation %s (%s %s)", scope.account, code, row.office,
              row.role)
     return _invitation_row(row)
 
@@ -508,9 +540,10 @@ def set_active(session: Session, clock: Clock, scope: AdminScope, settings: Sett
     """
     user = find_person(session, external_id)
     assert user.id is not None
-    if user.external_id == scope.external_id:
+    keys = account_keys(session, user)
+    if scope.account in keys:
         raise BadInput("account.not_self")
-    if user.external_id.isdigit() and int(user.external_id) in all_admin_ids(settings):
+    if keys & all_admin_accounts(settings):
         raise BadInput("account.not_admin", name=_name(user))
     if not _may_change(scope, offices_of_person(session, user)):
         raise NotAllowed("admin.person_refused", name=_name(user))
@@ -525,7 +558,7 @@ def set_active(session: Session, clock: Clock, scope: AdminScope, settings: Sett
         dialog = session.get(Dialog, user.id)
         if dialog is not None:
             session.delete(dialog)
-    log.info("admin %s %s user %s", scope.external_id,
+    log.info("admin %s %s user %s", scope.account,
              "reactivated" if active else "deactivated", user.id)
     return _row(user)
 
@@ -554,6 +587,7 @@ class PersonalData:
     acting: list[tuple[str, str]]  # (office, role), Plt in force or coming
     cases: int  # requests they made
     attachments: int  # files they sent
+    accounts: tuple[str, ...] = ()  # their channel accounts, "telegram:123", used last first
 
 
 def personal_data(session: Session, clock: Clock, user: User) -> PersonalData:
@@ -583,6 +617,7 @@ def personal_data(session: Session, clock: Clock, user: User) -> PersonalData:
         client_language=user.client_language, subscribed=user.subscribed,
         roles=[(b.office, b.role) for b in roles], acting=[(a.office, a.role) for a in acting],
         cases=int(cases), attachments=int(files),
+        accounts=tuple(f"{a.channel}:{a.account_id}" for a in accounts_of(session, user.id)),
     )
 
 
@@ -605,20 +640,27 @@ class Erasure:
     cases_kept: int
     files_removed: int
     notifications_dropped: int
+    blobs: tuple[str, ...] = ()  # stored files no row uses any more (deleted after commit)
 
 
-def erase_personal_data(session: Session, clock: Clock, user: User) -> Erasure:
+def erase_personal_data(
+    session: Session, clock: Clock, user: User, store: FileStore | None = None,
+) -> Erasure:
     """Erase the member's personal data on their request (UU No. 27/2022 PDP, hak penghapusan).
 
     Erased (the person can no longer be identified from what the bot holds):
     - the profile: full_name becomes "Anggota KIM (dihapus)"; phone, village (desa), KIM group,
       district (kecamatan), Telegram display name, chosen and client language are cleared;
-    - the link to the Telegram account: external_id becomes "erased-<row id>" and chat_id "",
-      so the next message from that account is a stranger's, who may register again as new;
-      their old letters stay with the anonymised row, not with the new one;
+    - the link to their channel accounts (Telegram, WhatsApp): every ChannelAccount row is
+      deleted, external_id becomes "erased-<row id>" and chat_id "", so the next message from
+      such an account is a stranger's, who may register again as new; their old letters stay
+      with the anonymised row, not with the new one;
     - files they sent with their letters: each such Attachment loses its file_ref (the
-      channel's handle to fetch the file) and its file name; kind, size and label stay, so the
-      record still says "Surat tugas (PDF, 120 kB) was received";
+      channel's handle to fetch the file), its store hash and its file name; kind, size and
+      label stay, so the record still says "Surat tugas (PDF, 120 kB) was received". The
+      bytes leave the file store (`store`, after the commit) and their cached channel
+      references (FileRef) are dropped, unless another row still uses the same file (the
+      same bytes sent by someone else, a working document, an announcement);
     - their guided conversation (Dialog) and every notification not yet delivered to them;
       their name in queued or sent notifications about their letters (`from_name`);
     - subscribed becomes False (no more broadcasts); erased_at records when.
@@ -653,12 +695,19 @@ def erase_personal_data(session: Session, clock: Clock, user: User) -> Erasure:
     files = 0
     working = select(DocumentVersion.attachment_id).where(
         col(DocumentVersion.attachment_id).is_not(None))
+    blobs: set[str] = set()
     for row in session.exec(select(Attachment).where(Attachment.uploaded_by == user.id)
                             .where(col(Attachment.id).not_in(working))):
-        if row.file_ref or row.file_name:
+        if row.file_ref or row.file_name or row.blob_hash:
             files += 1
-            row.file_ref, row.file_name = "", ""
+            if row.blob_hash:
+                blobs.add(row.blob_hash)
+            row.file_ref, row.file_name, row.blob_hash = "", "", None
             session.add(row)
+    session.flush()
+    unused = forget_unused(session, blobs)
+    if store is not None:
+        delete_after_commit(session, store, unused)
     dropped = session.execute(
         delete(Notification).where(col(Notification.recipient_id) == user.id)
         .where(col(Notification.status).in_(["pending", "sending"]))
@@ -678,6 +727,7 @@ def erase_personal_data(session: Session, clock: Clock, user: User) -> Erasure:
     user.language = user.client_language = None
     user.subscribed = False
     user.erased_at = now
+    session.execute(delete(ChannelAccount).where(col(ChannelAccount.user_id) == user.id))
     user.external_id = f"erased-{user.id}"
     user.chat_id = ""
     session.add(user)
@@ -685,7 +735,8 @@ def erase_personal_data(session: Session, clock: Clock, user: User) -> Erasure:
     log.info("user %s erased their personal data (%d cases kept, %d files removed)",
              user.id, len(cases), files)
     return Erasure(cases_kept=len(cases), files_removed=files,
-                   notifications_dropped=int(getattr(dropped, "rowcount", 0) or 0))
+                   notifications_dropped=int(getattr(dropped, "rowcount", 0) or 0),
+                   blobs=tuple(unused))
 
 
 __all__ = [
@@ -700,7 +751,11 @@ __all__ = [
     "MemberRow",
     "MemberView",
     "PersonalData",
+    "account_keys",
+    "admin_accounts",
     "admin_offices",
+    "all_admin_accounts",
+    "all_admin_ids",
     "bindings",
     "blocked_user",
     "cancel_invitation",

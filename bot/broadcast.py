@@ -44,7 +44,8 @@ from sqlmodel import Session, col
 
 from bot.clock import Clock, from_db, to_db
 from bot.errors import BadInput, NotFound
-from bot.models import Broadcast, BroadcastDelivery, RoleBinding, User
+from bot.models import DEFAULT_CHANNEL, Broadcast, BroadcastDelivery, RoleBinding, User
+from bot.people import chats_on
 from bot.roles import ROLES
 
 MAX_TEXT = 4096
@@ -164,6 +165,7 @@ def role_counts(session: Session, office: str | None = None) -> list[tuple[str, 
 def create_draft(
     session: Session, clock: Clock, created_by: int, text: str, *,
     media_kind: str = "", media_ref: str = "", office: str | None = None,
+    media_channel: str = DEFAULT_CHANNEL, media_blob: str | None = None,
 ) -> Broadcast:
     """A broadcast not sent yet: text (≤ 4096) or a photo/document with a caption (≤ 1024)."""
     text = (text or "").strip()
@@ -175,7 +177,8 @@ def create_draft(
     if not media_kind and not text:
         raise BadInput("bc.expect_content")
     row = Broadcast(office=office, created_by=created_by, text=text, media_kind=media_kind,
-                    media_ref=media_ref, created_at=to_db(clock.now()))
+                    media_ref=media_ref, media_channel=media_channel,
+                    media_blob=media_blob or None, created_at=to_db(clock.now()))
     session.add(row)
     session.flush()
     return row
@@ -228,11 +231,13 @@ def start(
         return row, False
     assert audience is not None
     ids = recipients(audience).subquery()
+    # Each delivery goes out on the recipient's preferred channel as it is now.
     session.execute(
         insert(BroadcastDelivery).from_select(
-            ["broadcast_id", "user_id", "status", "attempts", "error"],
-            select(literal(broadcast_id), ids.c.id, literal(PENDING), literal(0), literal(""))
-            .order_by(ids.c.id),
+            ["broadcast_id", "user_id", "channel", "status", "attempts", "error"],
+            select(literal(broadcast_id), col(User.id), col(User.channel), literal(PENDING),
+                   literal(0), literal(""))
+            .where(col(User.id).in_(select(ids.c.id))).order_by(col(User.id)),
         )
     )
     total = int(session.execute(
@@ -248,22 +253,28 @@ def start(
 
 @dataclass(frozen=True)
 class Claim:
-    """A delivery taken by this worker: send `broadcast_id`'s content to `chat_id`."""
+    """A delivery taken by this worker: send `broadcast_id`'s content to `chat_id` on
+    `channel`."""
 
     delivery_id: int
     broadcast_id: int
     user_id: int
     chat_id: str
+    channel: str = DEFAULT_CHANNEL
 
 
-def claim_batch(session: Session, broadcast_id: int, limit: int = 50) -> list[Claim]:
-    """Take up to `limit` pending deliveries (pending → claimed); nobody else gets them.
+def claim_batch(
+    session: Session, broadcast_id: int, limit: int = 50, channel: str = DEFAULT_CHANNEL,
+) -> list[Claim]:
+    """Take up to `limit` pending deliveries of `channel` (pending → claimed); nobody else
+    gets them.
 
-    Recipients who opted out, were erased or deactivated since the start are not sent:
-    their rows become `skipped`.
+    Recipients who opted out, were erased or deactivated since the start, or have no
+    account on `channel` any more, are not sent: their rows become `skipped`.
     """
     delivery = BroadcastDelivery
     wanted = (select(col(delivery.id)).where(col(delivery.broadcast_id) == broadcast_id)
+              .where(col(delivery.channel) == channel)
               .where(col(delivery.status) == PENDING).order_by(col(delivery.id)).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
         # Rows another worker is claiming right now are passed over, not waited for.
@@ -280,16 +291,18 @@ def claim_batch(session: Session, broadcast_id: int, limit: int = 50) -> list[Cl
     if not taken:
         return []
     rows = session.execute(
-        select(col(delivery.id), col(delivery.user_id), col(User.chat_id), col(User.active),
+        select(col(delivery.id), col(delivery.user_id), col(User.active),
                col(User.subscribed), col(User.erased_at))
         .join(User, col(User.id) == delivery.user_id)
         .where(col(delivery.id).in_(list(taken))).order_by(col(delivery.id))
     ).all()
+    chats = chats_on(session, [int(row[1]) for row in rows], channel)
     claims: list[Claim] = []
     gone: list[int] = []
-    for delivery_id, user_id, chat_id, active, subscribed, erased_at in rows:
+    for delivery_id, user_id, active, subscribed, erased_at in rows:
+        chat_id = chats.get(int(user_id))
         if active and subscribed and erased_at is None and chat_id:
-            claims.append(Claim(int(delivery_id), broadcast_id, int(user_id), str(chat_id)))
+            claims.append(Claim(int(delivery_id), broadcast_id, int(user_id), chat_id, channel))
         else:
             gone.append(int(delivery_id))
     if gone:

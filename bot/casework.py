@@ -64,6 +64,7 @@ def attach_document(session: Session, workflow: Workflow, case_id: int, user: Us
     number = (last or 0) + 1
     now = to_db(workflow.clock.now())
     attachment = Attachment(case_id=case.id, kind=file.kind, file_ref=file.file_ref,
+                            channel=file.channel, blob_hash=file.blob or None,
                             file_name=file.file_name[:256], mime=file.mime[:128], size=file.size,
                             label=f"{step.document} v{number}"[:128], step_no=step.number,
                             uploaded_by=user.id, created_at=now)
@@ -71,7 +72,8 @@ def attach_document(session: Session, workflow: Workflow, case_id: int, user: Us
     session.flush()
     row = DocumentVersion(case_id=case.id, version=number, step_no=step.number,
                           attachment_id=attachment.id, title=step.document, kind=file.kind,
-                          file_ref=file.file_ref, file_name=file.file_name[:256],
+                          file_ref=file.file_ref, channel=file.channel,
+                          blob_hash=file.blob or None, file_name=file.file_name[:256],
                           mime=file.mime[:128], size=file.size, note=note.strip(),
                           uploaded_by=user.id, created_at=now)
     session.add(row)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+AFTER_COMMIT = "kimbot.after_commit"
+
+
+def after_commit(session: Session, work: Callable[[], None]) -> None:
+    """Run `work` after this session's transaction has committed (see `Database.session`)."""
+    session.info.setdefault(AFTER_COMMIT, []).append(work)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -63,7 +69,12 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A transaction: committed when the block ends, rolled back on error."""
+        """A transaction: committed when the block ends, rolled back on error.
+
+        Work registered with `after_commit` runs once the outermost commit is done (never
+        on a rolled-back transaction; SQLAlchemy's own `after_commit` event also fires when
+        a savepoint is released, which is too early for, e.g., deleting files).
+        """
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
@@ -71,6 +82,8 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+            for work in session.info.pop(AFTER_COMMIT, []):
+                work()
 
     def dispose(self) -> None:
         self.engine.dispose()

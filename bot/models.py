@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -13,8 +13,22 @@ def _json(default: Any) -> Any:
     return Field(default_factory=lambda: type(default)(), sa_column=Column(JSON, nullable=False))
 
 
+DEFAULT_CHANNEL = "telegram"
+
+
+def _channel() -> Any:
+    """A channel name column ("telegram", "whatsapp"); old rows are Telegram's."""
+    return Field(default=DEFAULT_CHANNEL, max_length=16,
+                 sa_column_kwargs={"server_default": DEFAULT_CHANNEL})
+
+
 class User(SQLModel, table=True):
-    """A person on a channel; members fill the profile fields when they register."""
+    """A person; members fill the profile fields when they register.
+
+    A person reaches the bot through one or more `ChannelAccount`s. `channel`,
+    `external_id` and `chat_id` are the preferred one (the account used last), where the
+    bot writes to them.
+    """
 
     __table_args__ = (UniqueConstraint("channel", "external_id"),)
 
@@ -36,6 +50,20 @@ class User(SQLModel, table=True):
     subscribed: bool = True  # receives announcements (/berhenti, /langganan)
     erased_at: datetime | None = None  # personal data removed on request (UU PDP)
     created_at: datetime
+
+
+class ChannelAccount(SQLModel, table=True):
+    """One account of a person on one channel (a Telegram user id, a WhatsApp number)."""
+
+    __table_args__ = (UniqueConstraint("channel", "account_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    channel: str = Field(max_length=16)
+    account_id: str = Field(max_length=64)
+    chat_id: str = Field(max_length=64)
+    created_at: datetime
+    last_seen_at: datetime
 
 
 class RoleBinding(SQLModel, table=True):
@@ -105,7 +133,9 @@ class Attachment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)
     kind: str = Field(max_length=16)  # photo | document
-    file_ref: str = Field(max_length=256)  # channel's file id
+    file_ref: str = Field(max_length=256)  # the file id on `channel`
+    channel: str = _channel()  # where file_ref comes from
+    blob_hash: str | None = Field(default=None, max_length=64, index=True)  # bytes in the store
     file_name: str = Field(default="", max_length=256)
     mime: str = Field(default="", max_length=128)
     size: int = 0
@@ -130,11 +160,22 @@ class AuditEntry(SQLModel, table=True):
     to_step: int | None = None
 
 
+class FileRef(SQLModel, table=True):
+    """A stored file's reference on one channel (cache: upload once, then reuse the id)."""
+
+    blob_hash: str = Field(primary_key=True, max_length=64)
+    channel: str = Field(primary_key=True, max_length=16)
+    ref: str = Field(max_length=256)
+
+
 class Notification(SQLModel, table=True):
     """Outbox row, written in the same transaction as the change that causes it."""
 
+    __table_args__ = (Index("ix_notification_channel_status", "channel", "status"),)
+
     id: int | None = Field(default=None, primary_key=True)
     recipient_id: int = Field(foreign_key="user.id", index=True)
+    channel: str = _channel()  # the recipient's preferred channel when it was written
     case_id: int | None = Field(default=None, foreign_key="case.id")
     case_version: int | None = None
     key: str = Field(max_length=64)
@@ -210,6 +251,8 @@ class DocumentVersion(SQLModel, table=True):
     title: str = Field(default="", max_length=128)
     kind: str = Field(max_length=16)  # photo | document
     file_ref: str = Field(max_length=256)
+    channel: str = _channel()
+    blob_hash: str | None = Field(default=None, max_length=64, index=True)
     file_name: str = Field(default="", max_length=256)
     mime: str = Field(default="", max_length=128)
     size: int = 0
@@ -239,6 +282,8 @@ class Broadcast(SQLModel, table=True):
     text: str = Field(max_length=4096)
     media_kind: str = Field(default="", max_length=16)  # "" | photo | document
     media_ref: str = Field(default="", max_length=256)
+    media_channel: str = _channel()  # the channel media_ref belongs to
+    media_blob: str | None = Field(default=None, max_length=64)  # bytes in the file store
     audience: dict[str, Any] = _json({})
     status: str = Field(default="draft", max_length=16, index=True)
     total: int = 0
@@ -253,11 +298,15 @@ class Broadcast(SQLModel, table=True):
 
 
 class BroadcastDelivery(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("broadcast_id", "user_id"),)
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "user_id"),
+        Index("ix_broadcastdelivery_channel_status", "channel", "status"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     broadcast_id: int = Field(foreign_key="broadcast.id", index=True)
     user_id: int = Field(foreign_key="user.id")
+    channel: str = _channel()  # the recipient's preferred channel when the broadcast started
     status: str = Field(default="pending", max_length=16, index=True)
     attempts: int = 0
     error: str = Field(default="", max_length=256)

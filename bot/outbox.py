@@ -10,7 +10,7 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from bot.clock import Clock, to_db
-from bot.models import Notification, RoleBinding, User
+from bot.models import DEFAULT_CHANNEL, Notification, RoleBinding, User
 
 OUTBOX_WRITTEN = "kimbot.outbox_written"
 
@@ -26,10 +26,16 @@ def notify(
     attachment_ids: Iterable[int] = (),
     **params: Any,
 ) -> Notification:
-    """Queue one message in the caller's transaction (commits or rolls back with it)."""
+    """Queue one message in the caller's transaction (commits or rolls back with it).
+
+    The row goes out on the recipient's preferred channel as it is now (the one they used
+    last); that channel's sender is the one that claims it.
+    """
     now = to_db(clock.now())
+    recipient = session.get(User, recipient_id)
     row = Notification(
         recipient_id=recipient_id,
+        channel=recipient.channel if recipient is not None else DEFAULT_CHANNEL,
         case_id=case_id,
         case_version=case_version,
         key=key,
@@ -67,14 +73,17 @@ FILES_SENT = "files_sent"  # params key: attachments already delivered by an ear
 LEASE = timedelta(seconds=60)
 
 
-def claim_due(session: Session, clock: Clock, limit: int = 50) -> list[Notification]:
-    """Take due rows for sending; a row claimed by another worker is skipped.
+def claim_due(
+    session: Session, clock: Clock, limit: int = 50, channel: str = DEFAULT_CHANNEL,
+) -> list[Notification]:
+    """Take due rows of `channel` for sending; a row claimed by another worker is skipped.
 
     The conditional UPDATE is the claim: only one worker changes pending → sending.
     """
     now = to_db(clock.now())
     ids = session.exec(
-        select(Notification.id).where(Notification.status == "pending")
+        select(Notification.id).where(Notification.channel == channel)
+        .where(Notification.status == "pending")
         .where(Notification.next_attempt_at <= now)
         .order_by(Notification.id).limit(limit)  # type: ignore[arg-type]
     ).all()
@@ -139,14 +148,17 @@ def mark_failed(session: Session, clock: Clock, row_id: int, error: str) -> None
         session.add(row)
 
 
-def release_stale(session: Session, clock: Clock) -> int:
-    """Rows left 'sending' by a crashed worker go back to pending once their lease ends."""
+def release_stale(session: Session, clock: Clock, channel: str | None = None) -> int:
+    """Rows left 'sending' by a crashed worker go back to pending once their lease ends
+    (only `channel`'s rows when given)."""
     now = to_db(clock.now())
-    result = session.execute(
+    statement = (
         update(Notification).where(Notification.status == "sending")  # type: ignore[arg-type]
         .where(Notification.next_attempt_at <= now)  # type: ignore[arg-type]
-        .values(status="pending")
     )
+    if channel is not None:
+        statement = statement.where(Notification.channel == channel)  # type: ignore[arg-type]
+    result = session.execute(statement.values(status="pending"))
     return int(getattr(result, "rowcount", 0) or 0)
 
 

@@ -12,6 +12,37 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ("id", "en")
 _OFFICE_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,23}\Z", re.ASCII)
+TELEGRAM, WHATSAPP = "telegram", "whatsapp"
+CHANNELS = (TELEGRAM, WHATSAPP)
+# An account id on each channel: a Telegram user id; a WhatsApp number in international
+# form without "+" (62812…), as WhatsApp names its users.
+_ACCOUNT_ID = {
+    TELEGRAM: re.compile(r"[0-9]{1,20}\Z", re.ASCII),
+    WHATSAPP: re.compile(r"[1-9][0-9]{7,14}\Z", re.ASCII),
+}
+
+
+def account_key(value: object) -> str | None:
+    """'channel:id' for an admin account as configured or asked about, else None.
+
+    A bare number (123, "123") is a Telegram id, as KIMBOT_ADMIN_IDS always meant; a
+    WhatsApp number may be written with "+" (whatsapp:+6281…).
+    """
+    if isinstance(value, bool):
+        return None
+    text = str(value).strip()
+    channel, sep, ident = text.partition(":")
+    if not sep:
+        channel, ident = TELEGRAM, text
+    channel, ident = channel.strip().lower(), ident.strip()
+    if channel == WHATSAPP:
+        ident = ident.removeprefix("+")
+    pattern = _ACCOUNT_ID.get(channel)
+    if pattern is None or not pattern.match(ident):
+        return None
+    if channel == TELEGRAM:
+        ident = str(int(ident))  # "007" is user 7
+    return f"{channel}:{ident}"
 
 
 class Settings(BaseSettings):
@@ -23,9 +54,12 @@ class Settings(BaseSettings):
 
     telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
     database_url: str = Field(default="sqlite:///kimbot.db", alias="DATABASE_URL")
-    admin_ids: Annotated[tuple[int, ...], NoDecode] = Field(default=(), alias="KIMBOT_ADMIN_IDS")
-    # Admins of some offices only: "123:lumajang,456:kolaka" (an id may appear more than once).
-    office_admins: Annotated[tuple[tuple[int, str], ...], NoDecode] = Field(
+    # Admins of every office, as account keys ("telegram:123", "whatsapp:6281234567890");
+    # the environment may give a bare Telegram id: KIMBOT_ADMIN_IDS=123,whatsapp:62812…
+    admin_ids: Annotated[tuple[str, ...], NoDecode] = Field(default=(), alias="KIMBOT_ADMIN_IDS")
+    # Admins of some offices only: (account key, office) from "123:lumajang,whatsapp:62812…:
+    # kolaka" (an account may appear more than once).
+    office_admins: Annotated[tuple[tuple[str, str], ...], NoDecode] = Field(
         default=(), alias="KIMBOT_OFFICE_ADMINS")
     telegram_base_url: str | None = Field(default=None, alias="KIMBOT_TELEGRAM_BASE_URL")
     telegram_base_file_url: str | None = Field(default=None, alias="KIMBOT_TELEGRAM_FILE_URL")
@@ -37,36 +71,51 @@ class Settings(BaseSettings):
     outbox_poll_s: float = Field(default=2.0, gt=0, le=600, alias="KIMBOT_OUTBOX_POLL")
     max_file_mb: int = Field(default=20, ge=1, le=50, alias="KIMBOT_MAX_FILE_MB")
     invitation_ttl_h: int = Field(default=72, ge=1, le=24 * 90, alias="KIMBOT_INVITATION_TTL_H")
+    # Where attachments are kept, once each, by content hash (file:// only for now).
+    file_store: str = Field(default="file://kimbot-files", alias="KIMBOT_FILE_STORE")
 
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
         if isinstance(value, str):
-            parts = [p for p in value.replace(";", ",").split(",") if p.strip()]
-            try:
-                return tuple(int(p) for p in parts)
-            except ValueError as exc:
-                raise ValueError("KIMBOT_ADMIN_IDS: comma-separated Telegram user ids") from exc
-        if isinstance(value, int):
-            return (value,)
-        return value
+            value = [p for p in value.replace(";", ",").split(",") if p.strip()]
+        if not isinstance(value, list | tuple):
+            return value
+        keys: list[str] = []
+        for part in value:
+            key = account_key(part)
+            if key is None:
+                raise ValueError(
+                    "KIMBOT_ADMIN_IDS: comma-separated admin accounts, a Telegram user id "
+                    f"or CHANNEL:ID, e.g. 123,whatsapp:6281234567890 (not {str(part).strip()!r})")
+            if key not in keys:
+                keys.append(key)
+        return tuple(keys)
 
     @field_validator("office_admins", mode="before")
     @classmethod
     def _split_office_admins(cls, value: object) -> object:
-        if not isinstance(value, str):
+        if isinstance(value, str):
+            value = [p for p in value.replace(";", ",").split(",") if p.strip()]
+        if not isinstance(value, list | tuple):
             return value
-        pairs: list[tuple[int, str]] = []
-        for part in value.replace(";", ",").split(","):
-            if not part.strip():
-                continue
-            ident, sep, office = part.partition(":")
-            office = office.strip().lower()
-            if not sep or not ident.strip().isdigit() or not _OFFICE_CODE.match(office):
+        pairs: list[tuple[str, str]] = []
+        for part in value:
+            if isinstance(part, str):
+                who, sep, office = part.strip().rpartition(":")
+            else:  # already a pair (a copy of settings)
+                who, office = part
+                sep = ":"
+            key = account_key(who) if sep else None
+            office = str(office).strip().lower()
+            if key is None or not _OFFICE_CODE.match(office):
                 raise ValueError(
-                    "KIMBOT_OFFICE_ADMINS: comma-separated TELEGRAM_ID:OFFICE pairs, "
-                    f"e.g. 123:lumajang,456:kolaka (not {part.strip()!r})")
-            pair = (int(ident), office)
+                    "KIMBOT_OFFICE_ADMINS: comma-separated [CHANNEL:]ID:OFFICE pairs, e.g. "
+                    "123:lumajang,whatsapp:6281234567890:kolaka (a bare id is Telegram's) "
+                    f"(not {str(part).strip()!r})")
+            pair = (key, office)
             if pair not in pairs:
                 pairs.append(pair)
         return tuple(pairs)

@@ -9,6 +9,7 @@ change and its notifications commit together.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from bot.calendar import WorkCalendar
 from bot.clock import Clock, from_db, to_db
 from bot.models import ActingOfficial, Case, RoleBinding, StepVisit, User
 from bot.outbox import notify
+from bot.people import user_by_account
 from bot.roles import SUPERVISOR
 from bot.sop import SopRegistry, Step
 
@@ -53,10 +55,13 @@ class SlaRun:
 
 
 class Sla:
-    def __init__(self, registry: SopRegistry, clock: Clock, policy: SlaPolicy | None = None):
+    def __init__(self, registry: SopRegistry, clock: Clock, policy: SlaPolicy | None = None,
+                 admins: Mapping[str, Sequence[str]] | None = None):
         self.registry = registry
         self.clock = clock
         self.policy = policy or SlaPolicy()
+        # office → its admins' account keys ("telegram:123"): told when nobody is above
+        self.admins: Mapping[str, Sequence[str]] = admins or {}
 
     def calendar(self, office: str) -> WorkCalendar:
         return WorkCalendar.for_office(self.registry.office(office))
@@ -273,7 +278,7 @@ class Sla:
 
     def _supervisors(self, session: Session, office: str, roles: tuple[str, ...],
                      at: datetime) -> list[User]:
-        """The next role up the hierarchy that has someone in it."""
+        """The next role up the hierarchy that has someone in it; above the top, the admins."""
         for role in roles:
             boss = SUPERVISOR.get(role)
             while boss is not None:
@@ -281,7 +286,18 @@ class Sla:
                 if found:
                     return found
                 boss = SUPERVISOR.get(boss)
-        return []
+        late = {user.id for user in self.holders(session, office, roles, at)}
+        return [user for user in self.office_admins(session, office) if user.id not in late]
+
+    def office_admins(self, session: Session, office: str) -> list[User]:
+        """The office's admins the bot can reach: those who have written to it."""
+        users: dict[int, User] = {}
+        for key in self.admins.get(office, ()):
+            channel, _, account = key.partition(":")
+            user = user_by_account(session, channel, account)
+            if user is not None and user.id is not None and user.erased_at is None:
+                users.setdefault(user.id, user)
+        return list(users.values())
 
     def _emit(self, session: Session,
               outgoing: dict[int, list[tuple[str, Case, Step, dict[str, Any]]]],

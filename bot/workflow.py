@@ -45,6 +45,8 @@ class FileIn:
     mime: str = ""
     size: int = 0
     label: str = ""
+    blob: str = ""  # sha256 of its bytes in the file store ("" when not fetched)
+    channel: str = "telegram"  # the channel `file_ref` belongs to
 
 
 @dataclass(frozen=True)
@@ -397,7 +399,8 @@ class Workflow:
         now = to_db(self.clock.now())
         for f in files:
             session.add(Attachment(
-                case_id=case.id, kind=f.kind, file_ref=f.file_ref, file_name=f.file_name[:256],
+                case_id=case.id, kind=f.kind, file_ref=f.file_ref, channel=f.channel,
+                blob_hash=f.blob or None, file_name=f.file_name[:256],
                 mime=f.mime[:128], size=f.size, label=f.label[:128], step_no=step_no,
                 uploaded_by=user_id, created_at=now,
             ))
@@ -459,7 +462,7 @@ class Workflow:
         note: str,
         returned: bool = False,
     ) -> None:
-        """Tell the step's holders (with buttons) and the member where the request is."""
+        """Tell the step's holders (with buttons), its `bersama` roles (a copy) and the member."""
         assert case.id is not None
         sop = self.sop_of(case)
         previous = self._previous_holder(session, case, step) if returned else None
@@ -509,6 +512,32 @@ class Workflow:
                    case_id=case.id, agenda=case.agenda_number, step_no=step.number,
                    activity=step.activity, roles=list(step.roles),
                    since_at=params["since_at"], office=case.office)
+        self._send_copies(session, case, step, told=targets, from_user=from_user, params=params)
+
+    def _send_copies(
+        self,
+        session: Session,
+        case: Case,
+        step: Step,
+        *,
+        told: list[User],
+        from_user: User,
+        params: dict[str, Any],
+    ) -> None:
+        """Give the holders of the step's `bersama` roles (Plt included) an information copy.
+
+        No action buttons (the lembar disposisi only); not to the step's own holders, to those
+        just given the task, or to whoever moved the case (their confirmation says it).
+        """
+        if not step.also:
+            return
+        skip = {u.id for u in self.sla.holders(session, case.office, step.roles)}
+        skip |= {u.id for u in told} | {from_user.id}
+        for user in self.sla.holders(session, case.office, step.also):
+            if user.id is None or user.id in skip:
+                continue
+            notify(session, self.clock, user.id, "notify.copy", case_id=case.id,
+                   case_version=case.version, actions=[], **params)
 
 
 def _name(user: User | None) -> str:

@@ -107,6 +107,17 @@ def network_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[NetworkGuard]:
         pytest.fail(f"test tried to reach the network: {', '.join(guard.blocked)}")
 
 
+# -- files -------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def file_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Every test keeps the files the bot stores in its own temporary folder."""
+    root = tmp_path / "files"
+    monkeypatch.setenv("KIMBOT_FILE_STORE", f"file://{root}")
+    return root
+
+
 # -- database ----------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from bot.roles import canonical_role
-from bot.sop.model import REQUESTER, Action, ActionKind, Office, Sop, Step
+from bot.sop.model import REQUESTER, Action, ActionKind, NoteRule, Office, Sop, Step
 from bot.sop.waktu import parse_waktu
 
 OFFICES_FILE = "offices.yaml"
@@ -21,7 +21,13 @@ _RETURN_WORDING = re.compile(
     r"\b(?:jika|apabila|bila|kalau)\s+(?:tidak|belum)\s+sesuai[\s,;:]*(?:maka\s+)?dikembalikan",
     re.IGNORECASE,
 )
-_NOTE = {"wajib": True, "required": True, "opsional": False, "optional": False, "tidak": False}
+_NOTE = {
+    "wajib": NoteRule.REQUIRED,
+    "required": NoteRule.REQUIRED,
+    "opsional": NoteRule.OPTIONAL,
+    "optional": NoteRule.OPTIONAL,
+    "tidak": NoteRule.NONE,
+}
 HEADER_KEYS = (
     "judul_diagram",
     "tanggal_pembuatan",
@@ -156,7 +162,7 @@ def _action(file: str, number: int, raw: Any) -> Action:
         raise SopError(
             file, f"aksi {code}: jenis {raw.get('jenis')!r} tidak dikenal; pilih: {kinds}", number
         ) from exc
-    note_word = str(raw.get("catatan", "wajib" if kind is ActionKind.RETURN else "tidak"))
+    note_word = str(raw.get("catatan", kind.default_note.value))
     if note_word not in _NOTE:
         raise SopError(
             file, f"aksi {code}: catatan {note_word!r}: tulis wajib, opsional atau tidak", number
@@ -176,14 +182,14 @@ def _action(file: str, number: int, raw: Any) -> Action:
     label = raw.get("label") or {}
     if not isinstance(label, dict) or not all(isinstance(v, str) for v in label.values()):
         raise SopError(file, f"aksi {code}: label harus {{id: ..., en: ...}}", number)
-    if kind is ActionKind.RETURN and not _NOTE[note_word]:
+    if kind is ActionKind.RETURN and _NOTE[note_word] is not NoteRule.REQUIRED:
         raise SopError(file, f"aksi {code}: pengembalian harus dengan catatan wajib", number)
     return Action(
         code=code,
         kind=kind,
         target=None if to_requester or target is None else int(target),
         to_requester=to_requester,
-        note_required=_NOTE[note_word],
+        catatan=_NOTE[note_word],
         label={str(k): v[:40] for k, v in label.items()},
     )
 

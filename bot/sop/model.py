@@ -12,6 +12,14 @@ from bot.sop.waktu import Duration
 REQUESTER = "pemohon"
 
 
+class NoteRule(StrEnum):
+    """Whether pressing an action asks for a note (catatan): the SOP's `catatan:` word."""
+
+    REQUIRED = "wajib"  # asked, and cannot be skipped
+    OPTIONAL = "opsional"  # asked, with a "skip" button
+    NONE = "tidak"  # the action is applied at once
+
+
 class ActionKind(StrEnum):
     FORWARD = "teruskan"  # pass on to the next (or named) step
     DISPOSE = "disposisi"  # forward with a written instruction (lembar disposisi)
@@ -22,6 +30,15 @@ class ActionKind(StrEnum):
     @property
     def moves_forward(self) -> bool:
         return self in (ActionKind.FORWARD, ActionKind.DISPOSE, ActionKind.INITIAL)
+
+    @property
+    def default_note(self) -> NoteRule:
+        """The note an action of this kind asks for when its SOP writes no `catatan:`."""
+        if self is ActionKind.RETURN:
+            return NoteRule.REQUIRED  # a return always says what to correct
+        if self in (ActionKind.DISPOSE, ActionKind.INITIAL):
+            return NoteRule.OPTIONAL  # a disposition or initial may carry an instruction
+        return NoteRule.NONE
 
 
 @dataclass(frozen=True)
@@ -56,8 +73,21 @@ class Action:
     kind: ActionKind
     target: int | None = None  # step number; None = next step (forward) / none (finish)
     to_requester: bool = False  # return to the member who asked
-    note_required: bool = False
+    catatan: NoteRule | None = None  # as the SOP writes it; None: the kind's default
     label: dict[str, str] = field(default_factory=dict)  # optional per-language button text
+
+    @property
+    def note_rule(self) -> NoteRule:
+        """Whether pressing this action asks for a note, and whether it may be skipped."""
+        return self.catatan or self.kind.default_note
+
+    @property
+    def asks_note(self) -> bool:
+        return self.note_rule is not NoteRule.NONE
+
+    @property
+    def note_required(self) -> bool:
+        return self.note_rule is NoteRule.REQUIRED
 
 
 @dataclass(frozen=True)

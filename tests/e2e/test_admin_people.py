@@ -7,10 +7,10 @@ import json
 import re
 
 from bot.clock import from_db
+from bot.conversations import intents
 from bot.models import Notification, RoleBinding, User
 from fakebotapi import FakeUser
-from handlers import callbacks
-from handlers.app import ADMIN_COMMANDS, COMMANDS
+from tests.support.catalog import ADMIN_COMMANDS, MEMBER_COMMANDS, OFFICIAL_COMMANDS, help_section
 from tests.support.factories import make_member
 from tests.support.kimbot import ADMIN_ID, CATALOG, KimBot, text
 
@@ -125,7 +125,7 @@ async def test_a_long_member_list_pages_with_buttons(kimbot: KimBot) -> None:
     answer = await kimbot.press_as(member, first, forward or "")
     assert answer.text == text("error.admin_only")
     assert answer.show_alert
-    unknown = await kimbot.press_as(admin, first, callbacks.members_page(999, 2))
+    unknown = await kimbot.press_as(admin, first, intents.MembersPage(999, 2).encode())
     assert unknown.text == text("error.stale_button")
 
 
@@ -256,7 +256,7 @@ async def test_a_deactivated_member_is_not_served_until_reactivated(kimbot: KimB
     for message in ("/status", "halo", "/start", "/dataku"):
         assert await reply(wati, message) == blocked
     # A button from before is answered with the same, as an alert.
-    answer = await kimbot.press_as(wati, wati.messages[-1], callbacks.trail(1))
+    answer = await kimbot.press_as(wati, wati.messages[-1], intents.Trail(1).encode())
     assert (answer.text, answer.show_alert) == (blocked, True)
 
     # Her letter goes on, but she is not told.
@@ -312,30 +312,37 @@ async def test_account_commands_refuse_wrong_input(kimbot: KimBot) -> None:
 async def test_the_admin_help_and_menu_list_the_new_commands(kimbot: KimBot) -> None:
     member = await kimbot.member()
     [help_member] = await member.send("/bantuan")
-    assert help_member.text == text("help.member")
+    assert help_member.text == help_section("member")
     for command in ("/dataku", "/hapus_data"):
-        assert command in text("help.member")
-        assert command in text("help.member", "en")
+        assert f"\n{command} " in help_section("member")
+        assert f"\n{command} " in help_section("member", "en")
     [help_admin] = await kimbot.admin.send("/bantuan")
-    assert text("help.admin") in (help_admin.text or "")
+    assert help_section("admin") in (help_admin.text or "")
     for command in ("/anggota", "/anggota_lihat", "/peran", "/peran_cabut", "/undangan",
-                    "/undangan_batal", "/nonaktif", "/aktif"):
-        assert f"\n{command} " in text("help.admin")
-        assert f"\n{command} " in text("help.admin", "en")
+                    "/undangan_batal", "/nonaktif", "/aktif", "/laporan", "/ekspor",
+                    "/plt_batal"):
+        assert f"\n{command} " in help_section("admin")
+        assert f"\n{command} " in help_section("admin", "en")
 
     def menu(scope: dict[str, object], language: str) -> list[str]:
         key = json.dumps([scope, language], sort_keys=True)
         return [c["command"] for c in kimbot.api.commands[key]]
 
+    public = [*MEMBER_COMMANDS, *OFFICIAL_COMMANDS]
     everyone = menu({"type": "default"}, "")
-    assert everyone == [c for c, _ in COMMANDS["id"]]
-    assert {"dataku", "hapus_data"} <= set(everyone)
+    assert everyone == public
+    assert {"dataku", "hapus_data", "cetak"} <= set(everyone)
     assert "anggota" not in everyone
-    assert menu({"type": "default"}, "en") == [c for c, _ in COMMANDS["en"]]
+    assert menu({"type": "default"}, "en") == public
     admin_menu = menu({"type": "chat", "chat_id": ADMIN_ID}, "")
-    assert admin_menu == [c for c, _ in COMMANDS["id"] + ADMIN_COMMANDS["id"]]
+    assert admin_menu == [*public, *ADMIN_COMMANDS]
     assert {"anggota", "anggota_lihat", "peran", "peran_cabut", "undangan", "undangan_batal",
-            "nonaktif", "aktif"} <= set(admin_menu)
-    assert menu({"type": "chat", "chat_id": ADMIN_ID}, "en") == [
-        c for c, _ in COMMANDS["en"] + ADMIN_COMMANDS["en"]]
-    assert [c for c, _ in ADMIN_COMMANDS["id"]] == [c for c, _ in ADMIN_COMMANDS["en"]]
+            "nonaktif", "aktif", "laporan", "ekspor", "plt_batal"} <= set(admin_menu)
+    assert menu({"type": "chat", "chat_id": ADMIN_ID}, "en") == [*public, *ADMIN_COMMANDS]
+
+    def described(scope: dict[str, object], language: str) -> dict[str, str]:
+        key = json.dumps([scope, language], sort_keys=True)
+        return {c["command"]: c["description"] for c in kimbot.api.commands[key]}
+
+    assert described({"type": "default"}, "en")["permohonan"] == text("cmd.permohonan", "en")
+    assert described({"type": "default"}, "")["permohonan"] == text("cmd.permohonan")

@@ -13,7 +13,7 @@ from sqlmodel import select
 from bot.broadcast import CANCELLED, SENT, UNREACHABLE
 from bot.models import BroadcastDelivery, User
 from fakebotapi import FakeBotApi, FakeUser, SentMessage
-from handlers import broadcast as edge
+from handlers.telegram import delivery as edge
 from tests.support.factories import DEFAULT_AT
 from tests.support.kimbot import PDF, KimBot, text
 
@@ -28,7 +28,8 @@ def quick_progress(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(params=["raw", "ptb"])
 def send_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Broadcasts go out through handlers.rawapi, or through PTB (the fallback behind a proxy).
+    """Broadcasts go out through handlers.telegram.rawapi, or through PTB (the fallback behind
+    a proxy).
 
     Request this fixture before `kimbot`: the bot reads the switch when it starts."""
     monkeypatch.setattr(edge, "USE_RAW", request.param == "raw")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from bot.conversations import intents
+from bot.conversations.render import day_text
 from fakebotapi import FakeUser, SentMessage
-from handlers import callbacks
-from handlers.render import day_text
 from tests.support.kimbot import PDF, KimBot, text
 from tests.support.kolaka import (
     SUBJECT,
@@ -82,7 +82,8 @@ async def test_attaching_is_refused_where_the_step_has_no_document(kimbot: KimBo
     case_id, version = case_ref(step1)
     assert text("button.attach_document") not in [
         label for row in step1.buttons() for label, _ in row]
-    assert await press(kimbot, office.kadis, step1, callbacks.doc_attach(case_id, version)) == (
+    attach_at_1 = intents.DocAttach(case_id, version).encode()
+    assert await press(kimbot, office.kadis, step1, attach_at_1) == (
         text("error.no_document_here"))
 
     await act(kimbot, office.kadis, 1, "Perintahkan Kabid", "Laksanakan.")
@@ -90,9 +91,9 @@ async def test_attaching_is_refused_where_the_step_has_no_document(kimbot: KimBo
     step3 = await task(kimbot, office.kasi, 3)
     _, version = case_ref(step3)
     # Someone who does not hold step 3, and the old version of the case, are refused.
-    attach = callbacks.doc_attach(case_id, version)
+    attach = intents.DocAttach(case_id, version).encode()
     assert await press(kimbot, office.kabid, step3, attach) == text("error.not_allowed")
-    assert await press(kimbot, office.kasi, step3, callbacks.doc_attach(case_id, 1)) == text(
+    assert await press(kimbot, office.kasi, step3, intents.DocAttach(case_id, 1).encode()) == text(
         "error.stale", agenda=agenda)
 
     # The holder must send a photo or an accepted file; a video or plain text is not one.
@@ -118,7 +119,7 @@ async def test_attaching_is_refused_where_the_step_has_no_document(kimbot: KimBo
     assert "v1 — Konsep naskah dinas (langkah 3)\nRina, " in (listing.text or "")
     [resent] = await office.staf.click(text("button.send_version", version=1), message=listing)
     assert resent.kind == "photo"
-    forged = callbacks.doc_send(case_id, 1)
+    forged = intents.DocSend(case_id, 1).encode()
     assert await press(kimbot, wati, listing, forged) == text("error.not_allowed")
 
 
@@ -138,7 +139,7 @@ async def test_team_refusals_and_a_stale_team_button(kimbot: KimBot) -> None:
     case_id, version = case_ref(step11)
 
     # Only the holder opens the picker; "Lanjut" needs someone chosen.
-    team_data = callbacks.team(case_id, version)
+    team_data = intents.Team(case_id, version).encode()
     assert await press(kimbot, office.kabid, step11, team_data) == text("error.not_allowed")
     [picker] = await kasi.click(text("button.team"), message=step11)
     assert await kasi.click(text("button.team_next"), message=picker) == []
@@ -146,7 +147,7 @@ async def test_team_refusals_and_a_stale_team_button(kimbot: KimBot) -> None:
     # A person without the Tim role cannot be slipped in with forged data.
     staf_id = kimbot.user_row(office.staf).id
     assert staf_id is not None
-    forged = callbacks.team_toggle(case_id, version, staf_id)
+    forged = intents.TeamToggle(case_id, version, staf_id).encode()
     assert await press(kimbot, kasi, picker, forged) == text("error.not_team_member")
 
     [picker] = await kasi.click("Andi", message=picker)
@@ -174,9 +175,10 @@ async def test_team_refusals_and_a_stale_team_button(kimbot: KimBot) -> None:
     assert await press(kimbot, kasi, step11, team_data) == text("error.stale", agenda=agenda)
     # At step 12 no team is arranged, and a Tim member outside the team cannot act.
     _, version12 = case_ref(step12)
-    assert await press(kimbot, citra, step12, callbacks.team(case_id, version12)) == text(
+    assert await press(kimbot, citra, step12, intents.Team(case_id, version12).encode()) == text(
         "error.no_team_here")
-    assert await press(kimbot, eko, step12, callbacks.act(case_id, version12, "laksana")) == (
+    done_12 = intents.Act(case_id, version12, "laksana").encode()
+    assert await press(kimbot, eko, step12, done_12) == (
         text("error.not_allowed"))
     await act(kimbot, citra, 12, "Kegiatan terlaksana")
     await task(kimbot, citra, 13)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from bot.clock import ManualClock
 from bot.roles import ROLES
 from fakebotapi import FakeBotApi
+from tests.support.catalog import help_section
 from tests.support.kimbot import KimBot, text
 
 LUMAJANG = "Dinas Komunikasi dan Informatika Kabupaten Lumajang"
@@ -38,8 +39,8 @@ async def test_an_invitation_link_binds_the_role(kimbot: KimBot) -> None:
     sari = kimbot.person("Sari")
     accepted, help_text = await sari.send(f"/start {code}")
     assert accepted.text == text("invite.accepted", role="Staf Administrasi", office=LUMAJANG)
-    assert text("help.official") in (help_text.text or "")
-    assert text("help.admin") not in (help_text.text or "")
+    assert help_section("official") in (help_text.text or "")
+    assert help_section("admin") not in (help_text.text or "")
 
     # The role works: Sari gets the member's request as a task.
     member = await kimbot.member()
@@ -73,7 +74,7 @@ async def test_an_invitation_works_only_once(kimbot: KimBot) -> None:
     assert refused.text == text("error.invitation_used")
     # The intruder got no role: member commands only, and no task when a request arrives.
     [help_text] = await intruder.send("/bantuan")
-    assert help_text.text == text("help.member")
+    assert help_text.text == help_section("member")
     member = await kimbot.member()
     await kimbot.submit(member)
     await kimbot.task(sari, 1)
@@ -90,7 +91,7 @@ async def test_garbage_codes_are_refused(kimbot: KimBot) -> None:
         replies = await stranger.send(f"/start {garbage}")
         assert [m.text for m in replies] == [text("error.invitation_unknown")], garbage
     [help_text] = await stranger.send("/bantuan")
-    assert help_text.text == text("help.member")
+    assert help_text.text == help_section("member")
 
 
 async def test_an_expired_invitation_is_refused(api: FakeBotApi, database_url: str) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from bot.conversations.render import day_text
 from fakebotapi import FakeUser, SentMessage
-from handlers.render import day_text
 from tests.e2e.test_print_e2e import pdf_text
 from tests.support.kimbot import KimBot, text
 from tests.support.kolaka import (

@@ -20,6 +20,7 @@ from bot.clock import ManualClock
 from bot.roles import ROLES
 from fakebotapi import FakeBotApi, FakeUser, SentMessage
 from tests.conftest import SOP_DIR
+from tests.support.catalog import help_section
 from tests.support.kimbot import PDF, KimBot, text
 
 LUMAJANG = "Dinas Komunikasi dan Informatika Kabupaten Lumajang"
@@ -192,6 +193,6 @@ async def test_an_office_admin_is_refused_the_other_office(kimbot: KimBot) -> No
         "invite.usage", offices="lumajang", roles=", ".join(ROLES))
     assert await reply(lumajang_admin, "/agenda malang") == text("agenda.usage",
                                                                  offices="lumajang")
-    assert text("help.admin") in await reply(lumajang_admin, "/bantuan")
+    assert help_section("admin") in await reply(lumajang_admin, "/bantuan")
     assert "anggota" in [c["command"] for c in kimbot.api.commands[
         f'[{{"chat_id": {LUMAJANG_ADMIN}, "type": "chat"}}, ""]']]

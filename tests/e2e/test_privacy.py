@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlmodel import select
 
 from bot.clock import from_db
+from bot.conversations import intents
 from bot.models import Attachment, Case, User
-from handlers import callbacks
+from tests.support.catalog import help_section
 from tests.support.kimbot import CATALOG, KimBot, text
 
 LUMAJANG = "Dinas Komunikasi dan Informatika Kabupaten Lumajang"
@@ -69,8 +70,16 @@ async def test_erasure_keeps_the_letter_but_not_the_person(kimbot: KimBot) -> No
     assert answer.text == text("error.stale_button")
     assert kimbot.user_row(wati).full_name == "Wati Susanti"
 
+    assert kimbot.svc is not None
+    with kimbot.svc.db.session() as session:
+        blobs = [a.blob_hash for a in session.exec(select(Attachment)).all()]
+    assert len(blobs) == 2
+    assert all(blob and kimbot.svc.files.has(blob) for blob in blobs)  # kept by the bot
+
     [question] = await wati.send("/hapus_data")
     await wati.click(text("button.erase_yes"), message=question)
+    # The bytes she sent are gone from the bot's file store too.
+    assert not any(kimbot.svc.files.has(blob or "") for blob in blobs)
     assert wati.last_message is not None
     assert wati.last_message.text == text("privacy.erased", cases=1)
 
@@ -120,7 +129,8 @@ async def test_erasure_keeps_the_letter_but_not_the_person(kimbot: KimBot) -> No
 async def test_an_official_cannot_erase_their_acts(kimbot: KimBot) -> None:
     sari = await kimbot.official("Sari", "staf")
     assert await reply(sari, "/hapus_data") == text("privacy.erase_official")
-    forged = await kimbot.press_as(sari, sari.messages[-1], callbacks.erase("yes", "AAAAAAAA"))
+    forged_yes = intents.Erase("yes", "AAAAAAAA").encode()
+    forged = await kimbot.press_as(sari, sari.messages[-1], forged_yes)
     assert forged.text == text("error.stale_button")
     assert kimbot.user_row(sari).full_name is None
     assert kimbot.user_row(sari).erased_at is None
@@ -129,6 +139,6 @@ async def test_an_official_cannot_erase_their_acts(kimbot: KimBot) -> None:
 async def test_the_member_help_names_the_privacy_commands(kimbot: KimBot) -> None:
     wati = await kimbot.member(language="en")
     [help_text] = await wati.send("/help")
-    assert help_text.text == text("help.member", "en")
+    assert help_text.text == help_section("member", "en")
     assert "/dataku" in (help_text.text or "")
     assert "/hapus_data" in (help_text.text or "")

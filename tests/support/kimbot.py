@@ -14,24 +14,18 @@ from sqlmodel import select
 from telegram.ext import Application
 
 from bot.clock import Clock
-from bot.i18n import Translator
 from bot.models import Case, Notification, User
-from bot.settings import ROOT, Settings
+from bot.services import Services, build_services
+from bot.settings import Settings
 from fakebotapi import CallbackAnswer, FakeBotApi, FakeUser, SentMessage
-from handlers.app import build_application, build_services, running
-from handlers.context import Services
-from handlers.sender import OutboxSender
+from handlers.telegram import delivery
+from handlers.telegram.app import build_application, running
+from tests.support.catalog import CATALOG
+from tests.support.catalog import text as text  # tests import `text` from here too
 from tests.support.db import count
 
 JSONDict = dict[str, Any]
 MAX_CALLBACK_BYTES = 64
-CATALOG = Translator(ROOT / "locales")
-
-
-def text(key: str, lang: str = "id", **params: Any) -> str:
-    """A user-facing text from the message catalogs (what the user must see)."""
-    assert CATALOG.has(lang, key), f"{key!r} is not in the {lang} catalog"
-    return CATALOG.text(lang, key, **params)
 
 ADMIN_ID = 9000
 TOKEN = "123456:TEST-TOKEN"
@@ -110,9 +104,9 @@ class KimBot:
                      *, language: str = "id") -> FakeUser:
         """A registered KIM member."""
         user = self.person(name, language=language)
-        for text in ["/start", name, "KIM Sumber Makmur", "Desa Tempeh Tengah",
-                     "Kecamatan Tempeh"]:
-            await user.send(text)
+        for answer in ["/start", name, "KIM Sumber Makmur", "Desa Tempeh Tengah",
+                       "Kecamatan Tempeh"]:
+            await user.send(answer)
         await user.share_contact("+6281234567890")
         await user.click(office)
         return user
@@ -242,10 +236,7 @@ class KimBot:
         """Stop delivering notifications, as if the process died right after committing."""
         assert self.app is not None
         assert self.svc is not None
-        sender: OutboxSender | None = self.app.bot_data.pop("sender", None)
-        if sender is not None:
-            await sender.stop()
-        self.svc.kick_outbox = None
+        await delivery.stop_delivery(self.app.bot_data.pop(delivery.BOT_DATA_KEY, None))
 
     # -- the database behind the screens -------------------------------------------------
 

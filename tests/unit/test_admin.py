@@ -45,6 +45,7 @@ GLOBAL_ADMIN = 9000
 LUMAJANG_ADMIN = 9100
 KOLAKA_ADMIN = 9200
 BOTH_ADMIN = 9300
+WA_ADMIN = "6281234567890"  # a WhatsApp number, admin of Kolaka
 SOP = "lmj-layanan-kim"
 FILES = [
     FileIn(kind="photo", file_ref="photo-ref-1", file_name="foto.jpg", mime="image/jpeg",
@@ -60,10 +61,16 @@ def settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
         monkeypatch.delenv(name, raising=False)
     return Settings(_env_file=None, KIMBOT_ADMIN_IDS=str(GLOBAL_ADMIN),  # type: ignore[call-arg]
                     KIMBOT_OFFICE_ADMINS=f"{LUMAJANG_ADMIN}:lumajang,{KOLAKA_ADMIN}:kolaka,"
-                                         f"{BOTH_ADMIN}:kolaka,{BOTH_ADMIN}:LUMAJANG")
+                                         f"{BOTH_ADMIN}:kolaka,telegram:{BOTH_ADMIN}:LUMAJANG,"
+                                         f"whatsapp:+{WA_ADMIN}:kolaka")
 
 
-def scope(settings: Settings, registry: SopRegistry, who: int) -> AdminScope:
+def tg(ident: int) -> str:
+    """The account key of a Telegram admin."""
+    return f"telegram:{ident}"
+
+
+def scope(settings: Settings, registry: SopRegistry, who: int | str) -> AdminScope:
     return admin.scope_of(settings, registry.offices, who)
 
 
@@ -88,24 +95,31 @@ def submit(s: Session, workflow: Workflow, member: User, key: str) -> Case:
 
 
 def test_office_admins_are_read_from_id_office_pairs(settings: Settings) -> None:
-    assert settings.office_admins == ((LUMAJANG_ADMIN, "lumajang"), (KOLAKA_ADMIN, "kolaka"),
-                                      (BOTH_ADMIN, "kolaka"), (BOTH_ADMIN, "lumajang"))
-    again = Settings(_env_file=None, KIMBOT_OFFICE_ADMINS=" 1:a ; 1:a,, 2:b ")  # type: ignore[call-arg]
-    assert again.office_admins == ((1, "a"), (2, "b"))
+    assert settings.office_admins == (
+        (tg(LUMAJANG_ADMIN), "lumajang"), (tg(KOLAKA_ADMIN), "kolaka"),
+        (tg(BOTH_ADMIN), "kolaka"), (tg(BOTH_ADMIN), "lumajang"),
+        (f"whatsapp:{WA_ADMIN}", "kolaka"))
+    again = Settings(_env_file=None,  # type: ignore[call-arg]
+                     KIMBOT_OFFICE_ADMINS=" 1:a ; telegram:1:a,, 2:b ,WhatsApp:62811111111:b")
+    assert again.office_admins == (("telegram:1", "a"), ("telegram:2", "b"),
+                                   ("whatsapp:62811111111", "b"))
     assert Settings(_env_file=None, KIMBOT_OFFICE_ADMINS="").office_admins == ()  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize("value", ["123", "abc:lumajang", "123:", ":lumajang", "12 3:lumajang",
-                                   "123:lu majang", "123:lumajang:x", "1.5:kolaka"])
+                                   "123:lu majang", "123:lumajang:x", "1.5:kolaka",
+                                   "sms:123:lumajang", "whatsapp:0812345678:lumajang",
+                                   "whatsapp:62 81:lumajang", "telegram::lumajang"])
 def test_bad_office_admins_are_refused_clearly(value: str) -> None:
-    with pytest.raises(ValidationError, match="KIMBOT_OFFICE_ADMINS: comma-separated "
-                                              "TELEGRAM_ID:OFFICE pairs"):
+    with pytest.raises(ValidationError, match=r"KIMBOT_OFFICE_ADMINS: comma-separated "
+                                              r"\[CHANNEL:\]ID:OFFICE pairs"):
         Settings(_env_file=None, KIMBOT_OFFICE_ADMINS=value)  # type: ignore[call-arg]
 
 
 def test_an_unknown_office_stops_the_start(settings: Settings, registry: SopRegistry) -> None:
     admin.check_office_admins(settings, registry.offices)
-    wrong = settings.model_copy(update={"office_admins": ((5, "malang"), (6, "kolaka"))})
+    wrong = settings.model_copy(
+        update={"office_admins": (("telegram:5", "malang"), ("telegram:6", "kolaka"))})
     with pytest.raises(ValueError, match="KIMBOT_OFFICE_ADMINS names unknown offices malang"):
         admin.check_office_admins(wrong, registry.offices)
 
@@ -118,9 +132,23 @@ def test_which_offices_an_admin_manages(settings: Settings, registry: SopRegistr
     assert admin.admin_offices(settings, offices, BOTH_ADMIN) == ["lumajang", "kolaka"]
     assert admin.admin_offices(settings, offices, 1234) == []
     assert admin.admin_offices(settings, offices, "erased-5") == []
+    # As the core asks: by account key, on each channel.
+    assert admin.admin_offices(settings, offices, tg(GLOBAL_ADMIN)) == ["lumajang", "kolaka"]
+    assert admin.admin_offices(settings, offices, tg(LUMAJANG_ADMIN)) == ["lumajang"]
+    assert admin.admin_offices(settings, offices, f"whatsapp:{WA_ADMIN}") == ["kolaka"]
+    assert admin.admin_offices(settings, offices, f"whatsapp:{GLOBAL_ADMIN}") == []
+    assert admin.admin_offices(settings, offices, f"telegram:{WA_ADMIN}") == []
     assert scope(settings, registry, GLOBAL_ADMIN).everywhere
+    assert scope(settings, registry, tg(GLOBAL_ADMIN)).account == tg(GLOBAL_ADMIN)
+    assert scope(settings, registry, LUMAJANG_ADMIN).account == tg(LUMAJANG_ADMIN)
     assert not scope(settings, registry, BOTH_ADMIN).everywhere
     assert not scope(settings, registry, 1234)
+    assert admin.all_admin_accounts(settings) == {
+        tg(GLOBAL_ADMIN), tg(LUMAJANG_ADMIN), tg(KOLAKA_ADMIN), tg(BOTH_ADMIN),
+        f"whatsapp:{WA_ADMIN}"}
+    assert admin.admin_accounts(settings, "telegram") == [
+        str(GLOBAL_ADMIN), str(LUMAJANG_ADMIN), str(KOLAKA_ADMIN), str(BOTH_ADMIN)]
+    assert admin.admin_accounts(settings, "whatsapp") == [WA_ADMIN]
     assert admin.all_admin_ids(settings) == {GLOBAL_ADMIN, LUMAJANG_ADMIN, KOLAKA_ADMIN,
                                              BOTH_ADMIN}
 

@@ -340,7 +340,8 @@ def test_every_broadcast_text_is_in_both_languages() -> None:
 
     catalog = Translator(ROOT / "locales")
     source = "".join((ROOT / name).read_text() for name in
-                     ("handlers/broadcast.py", "bot/broadcast.py"))
+                     ("bot/conversations/broadcast.py", "bot/broadcast.py",
+                      "handlers/telegram/broadcaster.py"))
     used = set(re.findall(r'"((?:bc|sub)\.[a-z_]+)"', source))
     assert {"bc.report", "sub.stopped", "bc.too_long"} <= used
     for key in sorted(used):

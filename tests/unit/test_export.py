@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
-from bot.cli import main
 from bot.clock import ManualClock
 from bot.db import Database
 from bot.errors import BadInput
@@ -21,6 +20,7 @@ from bot.models import Case, User
 from bot.settings import ROOT
 from bot.sop import SopRegistry
 from bot.workflow import FileIn, Workflow
+from handlers.cli import main
 from tests.support.factories import make_member, make_official
 
 SOP = "lmj-layanan-kim"

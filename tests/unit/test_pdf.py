@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from bot.cli import main
 from bot.clock import ManualClock
 from bot.db import Database
 from bot.errors import NotFound
@@ -20,6 +19,7 @@ from bot.pdf import letterhead, render_disposition_pdf, winansi
 from bot.settings import ROOT
 from bot.sop import SopRegistry
 from bot.workflow import MAX_NOTE, MAX_PURPOSE, FileIn, Workflow
+from handlers.cli import main
 from tests.support.factories import make_member, make_official
 
 SOP = "lmj-layanan-kim"

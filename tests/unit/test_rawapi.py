@@ -1,4 +1,5 @@
-"""handlers.rawapi: whole requests in one write, answers parsed, closed connections told apart."""
+"""handlers.telegram.rawapi: whole requests in one write, answers parsed, closed connections
+told apart."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from handlers.rawapi import Answer, NoAnswer, NotSent, RawBotApi
+from handlers.telegram.rawapi import Answer, NoAnswer, NotSent, RawBotApi
 
 Serve = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

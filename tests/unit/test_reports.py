@@ -19,6 +19,9 @@ import pytest
 
 from bot.charts import HEIGHT, WIDTH, render_charts, render_sop_chart
 from bot.clock import ManualClock
+from bot.conversations.events import Sender
+from bot.conversations.reports import summary_text
+from bot.conversations.turn import Turn
 from bot.db import Database
 from bot.errors import BadInput
 from bot.i18n import Translator
@@ -39,8 +42,6 @@ from bot.reports import (
 from bot.settings import ROOT
 from bot.sop import SopRegistry
 from bot.workflow import FileIn, Workflow
-from handlers.context import Turn
-from handlers.reports import summary_text
 from tests.support.factories import make_acting, make_member, make_official
 
 SOP = "lmj-layanan-kim"
@@ -406,7 +407,7 @@ def test_the_summary_text_has_the_numbers(
     three_requests(Play(db, workflow, clock, people))
     result = report(db, registry, NOV, now=wib(23, 12))
     turn = Turn(svc=SimpleNamespace(tr=tr), session=None, user=None,  # type: ignore[arg-type]
-                lang="id")
+                lang="id", sender=Sender("telegram", "1", "1"))
     lines = summary_text(turn, result).splitlines()
     assert lines[:3] == [
         "📊 LAPORAN Dinas Komunikasi dan Informatika Kabupaten Lumajang",

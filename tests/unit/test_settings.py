@@ -54,19 +54,30 @@ def test_defaults() -> None:
 
 @pytest.mark.parametrize(
     ("value", "ids"),
-    [("1, 2", (1, 2)), ("42", (42,)), ("7;8", (7, 8)), ("1,,2,", (1, 2)), ("", ())],
+    [
+        ("1, 2", ("telegram:1", "telegram:2")),  # a bare id is a Telegram id, as always
+        ("42", ("telegram:42",)),
+        ("7;8", ("telegram:7", "telegram:8")),
+        ("1,,2,", ("telegram:1", "telegram:2")),
+        ("", ()),
+        ("telegram:42, 42", ("telegram:42",)),
+        ("whatsapp:6281234567890,5", ("whatsapp:6281234567890", "telegram:5")),
+        ("WhatsApp:+6281234567890", ("whatsapp:6281234567890",)),
+    ],
 )
 def test_admin_ids_from_a_comma_separated_list(
-    monkeypatch: pytest.MonkeyPatch, value: str, ids: tuple[int, ...]
+    monkeypatch: pytest.MonkeyPatch, value: str, ids: tuple[str, ...]
 ) -> None:
     monkeypatch.setenv("KIMBOT_ADMIN_IDS", value)
     assert load().admin_ids == ids
 
 
-@pytest.mark.parametrize("value", ["1, dua", "@admin", "1.5"])
+@pytest.mark.parametrize(
+    "value", ["1, dua", "@admin", "1.5", "sms:1", "telegram:", "whatsapp:081234567",
+              "whatsapp:62-812", "telegram:abc"])
 def test_bad_admin_ids_are_refused_clearly(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv("KIMBOT_ADMIN_IDS", value)
-    message = "KIMBOT_ADMIN_IDS: comma-separated Telegram user ids"
+    message = "KIMBOT_ADMIN_IDS: comma-separated admin accounts, a Telegram user id or CHANNEL:ID"
     with pytest.raises(ValidationError, match=message):
         load()
 

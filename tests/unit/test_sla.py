@@ -11,16 +11,19 @@ import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
 import pytest
 from sqlmodel import col, select
 
+from bot.admin import admin_accounts_of_office
 from bot.clock import ManualClock, from_db
 from bot.db import Database
 from bot.errors import NotAllowed
 from bot.models import AuditEntry, Case, Notification, StepVisit, User
+from bot.settings import Settings
 from bot.sla import ESCALATED, OVERDUE, REMINDED, Sla, SlaRun
 from bot.sop import SopRegistry
 from bot.workflow import FileIn, Workflow
@@ -285,6 +288,75 @@ def test_escalation_names_only_the_late_holders_still_in_the_role(
         ("notify.sla_escalated", people.kasi.id, 1),
     ]
     assert sent_after(db, mark)[1].params["late_names"] == "Staf A"
+
+
+def with_admins(registry: SopRegistry, clock: ManualClock, **env: Any) -> Workflow:
+    """The workflow as `build_services` wires it, with admins configured as in `env`."""
+    settings = Settings(_env_file=None, **env)
+    admins = {code: admin_accounts_of_office(settings, registry.offices, code)
+              for code in registry.offices}
+    return Workflow(registry, clock, Sla(registry, clock, admins=admins))
+
+
+def test_a_late_kepala_dinas_step_escalates_to_the_office_admins(
+    db: Database, registry: SopRegistry, people: People, clock: ManualClock
+) -> None:
+    # 778 administers Lumajang too but has never written to the bot: they cannot be reached.
+    wf = with_admins(registry, clock,
+                     KIMBOT_OFFICE_ADMINS="777:lumajang,778:lumajang,888:kolaka")
+    with db.session() as s:
+        lumajang_admin = make_user(s, name="Admin Lumajang", external_id="777")
+        make_user(s, name="Admin Kolaka", external_id="888")
+    case_id = submit(db, wf, people.member)
+    walk(db, wf, people, case_id, 3)  # Monday 09:00: step 3 is the Kadin's, 5 menit
+    mark = last_id(db)
+    clock.set(wib(2026, 11, 23, 9, 7, 29))  # late, not yet escalated
+    run(db, wf)
+    assert who(sent_after(db, mark)) == [("notify.sla_overdue", people.kadis.id, 3)]
+    mark = last_id(db)
+    clock.set(wib(2026, 11, 23, 9, 7, 30))  # due 09:05 + 50 % of 5 menit
+    assert run(db, wf).escalations == 1
+    # Nobody is above the Kepala Dinas: the Lumajang admin hears of it, not Kolaka's.
+    [escalation] = sent_after(db, mark)
+    assert (escalation.key, escalation.recipient_id) == (
+        "notify.sla_escalated", lumajang_admin.id)
+    assert (escalation.params["late_names"], escalation.params["step_no"]) == ("Kadin", 3)
+    assert escalation.actions == []
+    clock.advance(timedelta(days=3))
+    assert run(db, wf).messages == 0  # once
+
+
+def test_an_escalation_with_nobody_above_skips_the_late_admin_and_reaches_the_others(
+    db: Database, registry: SopRegistry, people: People, clock: ManualClock
+) -> None:
+    # The Kadin is an admin of every office himself; 555 administers every office too.
+    wf = with_admins(registry, clock,
+                     KIMBOT_ADMIN_IDS=f"{people.kadis.external_id},555")
+    with db.session() as s:
+        other_admin = make_user(s, name="Admin Diskominfo", external_id="555")
+    case_id = submit(db, wf, people.member)
+    walk(db, wf, people, case_id, 3)
+    mark = last_id(db)
+    clock.set(wib(2026, 11, 23, 9, 8))
+    run(db, wf)
+    assert who(sent_after(db, mark)) == [
+        ("notify.sla_overdue", people.kadis.id, 3),
+        ("notify.sla_escalated", other_admin.id, 3),
+    ]
+
+
+def test_a_supervisor_above_is_told_rather_than_the_admins(
+    db: Database, registry: SopRegistry, people: People, clock: ManualClock
+) -> None:
+    wf = with_admins(registry, clock, KIMBOT_OFFICE_ADMINS="777:lumajang")
+    with db.session() as s:
+        make_user(s, name="Admin Lumajang", external_id="777")
+    submit(db, wf, people.member)  # step 1 is the Staf's: the Kasi is above
+    mark = last_id(db)
+    clock.set(wib(2026, 11, 23, 9, 4, 30))
+    run(db, wf)
+    escalations = [n for n in sent_after(db, mark) if n.key == "notify.sla_escalated"]
+    assert [n.recipient_id for n in escalations] == [people.kasi.id]
 
 
 # -- moving on, finishing ---------------------------------------------------------------------

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
 from bot.sop import ActionKind, SopRegistry
 from bot.sop.loader import load_offices, load_sop_file
 from bot.sop.mermaid import escape, lane_id, lanes, to_mermaid
 from bot.sop.model import Action, Sop, Step
 from bot.sop.waktu import parse_waktu
+from handlers.cli import main
 from tests.conftest import SOP_DIR
 
 CODES = ["lmj-layanan-kim", "klk-bentuk-kim"]
@@ -199,3 +199,16 @@ def test_kimbot_sop_draw_refuses_a_broken_file(
     assert "rusak.yaml: prosedur kosong" in capsys.readouterr().err
     assert main(["sop", "draw", str(tmp_path / "tidak-ada.yaml")]) == 1
     assert "berkas tidak ada" in capsys.readouterr().err
+
+
+def test_draw_takes_a_glob_of_the_sop_folder_and_skips_the_office_list(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    files = sorted(str(p) for p in SOP_DIR.glob("*.yaml"))
+    assert any(f.endswith("offices.yaml") for f in files)
+    assert main(["sop", "draw", *files]) == 0
+    out, err = capsys.readouterr()
+    assert out.count("flowchart") == len(files) - 1  # every SOP drawn
+    assert "offices.yaml: bukan SOP, dilewati / not an SOP, skipped" in err
+    assert main(["sop", "draw", *files, "-o", str(tmp_path / "alur")]) == 0
+    drawn = sorted(p.name for p in (tmp_path / "alur").iterdir())
+    assert drawn == ["klk-bentuk-kim.mmd", "lmj-layanan-kim.mmd"]

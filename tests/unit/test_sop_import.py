@@ -13,7 +13,6 @@ import pytest
 import yaml
 from sqlmodel import col, select
 
-from bot.cli import main
 from bot.clock import ManualClock
 from bot.db import Database
 from bot.models import AuditEntry, Case, User
@@ -30,6 +29,7 @@ from bot.sop.importer import (
 from bot.sop.loader import _Loader, load_offices
 from bot.sop.model import REQUESTER, Office, Sop
 from bot.workflow import FileIn, Workflow
+from handlers.cli import main
 from tests.conftest import SOP_DIR
 from tests.support.factories import make_member, make_official
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from telegram import Chat, Message, Update, User
 
-from handlers.updates import PerChatUpdateProcessor, update_keys
+from handlers.telegram.updates import PerChatUpdateProcessor, update_keys
 
 _ids = iter(range(1, 10_000))
 

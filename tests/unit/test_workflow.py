@@ -308,6 +308,9 @@ FULL_PATH = [
     ("kabid", "lanjut", "Jadwalkan pelatihan", 7, ["staf_a", "staf_b"], ["layani"]),
     ("staf_a", "layani", "Pelatihan terlaksana", 8, ["kasi"], ["arsip"]),
 ]
+# Step → who gets an information copy (the step's `bersama` roles; not its holders, not the
+# person who just moved the case there).
+COPIES = {3: ["staf_a"], 5: ["sekdis", "kabid"], 6: ["staf_a"], 8: ["staf_b"]}
 
 
 def test_the_lumajang_sop_from_request_to_archive(
@@ -336,7 +339,11 @@ def test_the_lumajang_sop_from_request_to_archive(
         assert progress.key == "notify.member_progress"
         assert progress.params["step_no"] == to_step
         assert all(r.status == "pending" for r in rows)
-        assert len(rows) == len(told) + 1
+        copies = [r for r in rows if r.key == "notify.copy"]
+        assert [r.recipient_id for r in copies] == [
+            getattr(people, name).id for name in COPIES.get(to_step, [])]
+        assert all(r.actions == [] and r.params["step_no"] == to_step for r in copies)
+        assert len(rows) == len(told) + len(copies) + 1
 
     clock.advance(timedelta(minutes=1))
     before = last_id(db)

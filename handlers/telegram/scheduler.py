@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from apscheduler.jobstores.base import JobLookupError
 from telegram.ext import Application, ContextTypes, Job
 
-from handlers.context import Services
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 JOB_NAME = "sla-watch"
@@ -74,8 +74,7 @@ class SlaScheduler:
                     run = self.svc.workflow.sla.run_due(session, limit=BATCH)
                 if run.cases:
                     log.info("sla: %s cases, %s messages", run.cases, run.messages)
-                if self.svc.kick_outbox is not None:
-                    self.svc.kick_outbox()
+                self.svc.kick_outbox()
                 if run.cases < BATCH:
                     break
         except Exception:

@@ -58,31 +58,61 @@ def _offices_for(sop_dir: Path) -> dict[str, Office] | None:
         return None
 
 
-def sop_draw(file: str, output: str | None, sop_dir: Path) -> int:
-    """Write an SOP's flow as a Mermaid flowchart (stdout, .mmd, or .md with a fence)."""
+def _not_an_sop(path: Path) -> bool:
+    """offices.yaml, or a YAML file without a `prosedur` table: nothing to draw."""
+    import yaml
+
+    if path.name == OFFICES_FILE:
+        return True
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False  # the loader says what is wrong with it
+    return not (isinstance(data, dict) and "prosedur" in data)
+
+
+def sop_draw(files: list[str], output: str | None, sop_dir: Path) -> int:
+    """Write SOP flows as Mermaid flowcharts (stdout, .mmd, or .md with a fence).
+
+    Several files (e.g. `sop_steps/*.yaml`): each chart in turn on stdout, or one file per
+    SOP in the folder given with -o. A file that is no SOP (offices.yaml) is named and
+    skipped; a broken SOP makes the exit status 1.
+    """
     from bot.sop.mermaid import to_mermaid
 
     offices = _offices_for(sop_dir)
-    path = Path(file)
     if offices is None:
         return 1
-    if not path.is_file():
-        print(f"✗ {path}: berkas tidak ada / file not found", file=sys.stderr)
-        return 1
-    try:
-        sop = load_sop_file(path, offices)
-    except SopError as exc:
-        print(f"✗ {exc}", file=sys.stderr)
-        return 1
-    chart = to_mermaid(sop)
-    if output is None:
-        sys.stdout.write(chart)
-        return 0
-    out = Path(output)
-    text = f"# {sop.name}\n\n```mermaid\n{chart}```\n" if out.suffix == ".md" else chart
-    out.write_text(text, encoding="utf-8")
-    print(f"✓ {out}: diagram {sop.code} ({len(sop.steps)} langkah)")
-    return 0
+    paths = [Path(f) for f in files]
+    folder = Path(output) if output is not None and len(paths) > 1 else None
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for path in paths:
+        if not path.is_file():
+            print(f"✗ {path}: berkas tidak ada / file not found", file=sys.stderr)
+            failed += 1
+            continue
+        if _not_an_sop(path):
+            print(f"– {path}: bukan SOP, dilewati / not an SOP, skipped", file=sys.stderr)
+            continue
+        try:
+            sop = load_sop_file(path, offices)
+        except SopError as exc:
+            print(f"✗ {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        chart = to_mermaid(sop)
+        if output is None:
+            if len(paths) > 1:
+                sys.stdout.write(f"%% {path.name}: {sop.code}\n")
+            sys.stdout.write(chart + ("\n" if len(paths) > 1 else ""))
+            continue
+        out = folder / f"{sop.code}.mmd" if folder is not None else Path(output)
+        text = f"# {sop.name}\n\n```mermaid\n{chart}```\n" if out.suffix == ".md" else chart
+        out.write_text(text, encoding="utf-8")
+        print(f"✓ {out}: diagram {sop.code} ({len(sop.steps)} langkah)")
+    return 1 if failed else 0
 
 
 def sop_import(file: str, output: str | None, office: str | None, code: str | None,
@@ -198,15 +228,18 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="run the bot with long polling (TELEGRAM_BOT_TOKEN)")
     demo = sub.add_parser("demo", help="play a whole request offline against a fake Bot API")
     demo.add_argument("--quiet", action="store_true", help="print only the summary")
+    demo.add_argument("--db", metavar="FILE",
+                      help="keep the demo's SQLite database here (for kimbot pdf / export)")
     sub.add_parser("migrate", help="create or upgrade the database schema")
     sop = sub.add_parser("sop", help="SOP tools")
     sop_sub = sop.add_subparsers(dest="sop_command", required=True)
     check = sop_sub.add_parser("check", help="validate SOP files")
     check.add_argument("files", nargs="*")
-    draw = sop_sub.add_parser("draw", help="draw an SOP as a Mermaid flowchart")
-    draw.add_argument("file", metavar="FILE")
+    draw = sop_sub.add_parser("draw", help="draw SOPs as Mermaid flowcharts")
+    draw.add_argument("files", metavar="FILE", nargs="+")
     draw.add_argument("-o", "--output", metavar="OUT",
-                      help="write here (.mmd, or .md with a mermaid block); default stdout")
+                      help="write here (.mmd, or .md with a mermaid block; a folder when "
+                      "several files are given); default stdout")
     imp = sop_sub.add_parser("import", help="draft an SOP YAML from the SOP table as text")
     imp.add_argument("file", metavar="TEXT_FILE")
     imp.add_argument("-o", "--output", metavar="OUT.yaml", help="default: stdout")
@@ -239,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
     if args.command == "sop" and args.sop_command == "draw":
-        return sop_draw(args.file, args.output, _settings().sop_dir)
+        return sop_draw(args.files, args.output, _settings().sop_dir)
     if args.command == "sop" and args.sop_command == "import":
         return sop_import(args.file, args.output, args.office, args.code, args.force,
                           _settings().sop_dir)
@@ -258,15 +291,15 @@ def main(argv: list[str] | None = None) -> int:
         print("database is at the latest schema")
         return 0
     if args.command == "demo":
-        from handlers.demo import run_demo
+        from handlers.telegram.demo import run_demo
 
-        return run_demo(quiet=args.quiet)
+        return run_demo(quiet=args.quiet, db=args.db)
     settings = _settings()
     if settings.telegram_bot_token is None:
         print("TELEGRAM_BOT_TOKEN is not set (see README); try `kimbot demo` offline.",
               file=sys.stderr)
         return 2
-    from handlers.app import run_polling
+    from handlers.telegram.app import run_polling
 
     run_polling(settings)
     return 0

@@ -7,9 +7,14 @@ import re
 import tempfile
 from pathlib import Path
 
+from sqlalchemy import func
+from sqlmodel import select
+
+from bot.models import Notification
+from bot.services import Services, build_services
 from bot.settings import Settings
 from fakebotapi import FakeBotApi, FakeUser, SentMessage
-from handlers.app import build_application, build_services, running
+from handlers.telegram.app import build_application, running
 
 ADMIN_ID = 9000
 SOP_CODE = "lmj-layanan-kim"
@@ -35,6 +40,11 @@ class Transcript:
     def say(self, who: str, text: str) -> None:
         if not self.quiet:
             print(f"\n[{who}] → {text}")
+
+    def show_all(self, parties: list[tuple[FakeUser, str]]) -> None:
+        """What reached each party since it was last shown, party by party."""
+        for user, who in parties:
+            self.show(user, who)
 
     def show(self, user: FakeUser, who: str) -> list[SentMessage]:
         messages = self.api.messages(user.chat_id)
@@ -79,7 +89,18 @@ async def _play(quiet: bool) -> bool:
                 svc.db.dispose()
 
 
-async def _scenario(api: FakeBotApi, out: Transcript) -> bool:
+async def _settled(svc: Services) -> None:
+    """Wait until every queued notification has gone out (the transcript stays in order)."""
+    for _ in range(200):
+        with svc.db.session() as session:
+            waiting = session.exec(select(func.count()).select_from(Notification).where(
+                Notification.status.in_(("pending", "sending")))).one()  # type: ignore[attr-defined]
+        if not waiting:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def _scenario(api: FakeBotApi, svc: Services, out: Transcript) -> bool:
     admin = FakeUser(api, ADMIN_ID, "Admin", timeout=10)
     people: dict[str, tuple[FakeUser, str]] = {}
     for user_id, name, role in OFFICIALS:
@@ -152,6 +173,8 @@ async def _scenario(api: FakeBotApi, out: Transcript) -> bool:
             out.say(who, "<Lewati catatan>")
             await official.click("Lewati")
             out.show(official, who)
+        await _settled(svc)
+        out.show_all([(member, me), *(p for r, p in people.items() if r != role)])
 
     def finished() -> bool:
         return any("selesai" in (m.text or "") for m in api.messages(member.chat_id)[-3:])
@@ -167,5 +190,39 @@ async def _scenario(api: FakeBotApi, out: Transcript) -> bool:
     return ok
 
 
-def run_demo(*, quiet: bool = False) -> int:
-    return 0 if asyncio.run(_play(quiet)) else 1
+def run_demo(*, quiet: bool = False, db: str | None = None) -> int:
+    """Play the demo; with `db` the database (and its files) stay for `kimbot pdf`/`export`."""
+    if db is not None and Path(db).exists():
+        print(f"demo: {db} sudah ada / already exists; pilih berkas baru / choose a new file")
+        return 2
+    ok = asyncio.run(_play(quiet, db))
+    if ok and db is not None:
+        url = f"sqlite:///{Path(db).resolve()}"
+        print(f"\nBasis data disimpan / database kept: {db}\n"
+              f"  DATABASE_URL={url} kimbot pdf 001/SM/DISKOMINFO-LMJ/<tahun>\n"
+              f"  DATABASE_URL={url} kimbot export agenda --office lumajang")
+    return 0 if ok else 1
+
+
+async def _play(quiet: bool, db: str | None) -> bool:
+    kept = Path(db).resolve() if db is not None else None  # noqa: ASYNC240 (before the loop is busy)
+    async with FakeBotApi() as api:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = kept or Path(tmp) / "demo.db"
+            settings = Settings(
+                TELEGRAM_BOT_TOKEN="123456:DEMO-TOKEN",  # noqa: S106 (fake server accepts any)
+                DATABASE_URL=f"sqlite:///{path}",
+                KIMBOT_ADMIN_IDS=str(ADMIN_ID),
+                KIMBOT_TELEGRAM_BASE_URL=api.base_url,
+                KIMBOT_TELEGRAM_FILE_URL=api.base_file_url,
+                KIMBOT_PER_CHAT_INTERVAL=0,
+                KIMBOT_OUTBOX_POLL=0.2,
+                KIMBOT_FILE_STORE=f"file://{path.parent / (path.name + '.files')}",
+                _env_file=None,
+            )
+            svc = build_services(settings)
+            try:
+                async with running(build_application(svc)):
+                    return await _scenario(api, svc, Transcript(api, quiet))
+            finally:
+                svc.db.dispose()

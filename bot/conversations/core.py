@@ -1,0 +1,123 @@
+"""Run one inbound event: replay guard, the person, authorisation, the right flow, errors.
+
+Invariant: an update's effects (dialog, case, outbox rows) and the mark that it was
+handled commit in one transaction. A crash before the commit leaves no trace, so the
+channel's redelivery is handled afresh; after it, a redelivery is recognised and skipped.
+A refused input (`KimError`) is answered in the person's language and rolled back to a
+savepoint: it changes nothing. Forged and stale button presses are answered here too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+
+from bot.admin import blocked_user
+from bot.conversations import longtext, router
+from bot.conversations.events import Command, File, Inbound, Press, Text
+from bot.conversations.output import Outcome, alert, say
+from bot.conversations.table import Audience
+from bot.conversations.turn import Turn
+from bot.dedupe import first_time
+from bot.errors import KimError
+from bot.outbox import OUTBOX_WRITTEN
+from bot.people import ensure_user, language_of
+from bot.services import Services
+from bot.sla import DEADLINES_CHANGED
+
+log = logging.getLogger(__name__)
+
+# After these refusals of a message in a dialog, the dialog cannot go on: it is ended. (A
+# stale button pressed elsewhere leaves the dialog the person is in alone.)
+_ENDS_DIALOG = ("error.stale", "error.case_closed", "error.not_allowed")
+
+
+class Conversations:
+    """The one entry point every channel adapter calls."""
+
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+
+    async def handle(self, inbound: Inbound) -> Outcome | None:
+        """Handle one update; None when it was handled before (a replay: say nothing)."""
+        event = inbound.event
+        if isinstance(event, File) and event.fetch is not None and not event.blob:
+            event = await self._store(event)
+            inbound = replace(inbound, event=event)
+        return self.run(inbound)
+
+    async def _store(self, file: File) -> File:
+        """Keep the file's bytes in our store before the turn (a refused type or size is
+        not fetched at all: the flow answers it)."""
+        if file.size > self.svc.settings.max_file_mb * 1024 * 1024 or file.fetch is None:
+            return file
+        data = await file.fetch()
+        digest = await asyncio.to_thread(self.svc.files.put, data)
+        return replace(file, blob=digest, size=len(data))
+
+    def run(self, inbound: Inbound) -> Outcome | None:
+        svc = self.svc
+        sender = inbound.sender
+        with svc.db.session() as session:
+            if not first_time(session, svc.clock, inbound.key):
+                log.info("skipping replayed update %s", inbound.key)
+                return None
+            admin = svc.is_admin(sender.account)
+            blocked = None if admin else blocked_user(session, sender.channel, sender.account_id)
+            if blocked is not None:
+                lang = language_of(blocked, svc.settings.default_language)
+                log.info("refused an update from deactivated user %s", blocked.id)
+                text = svc.tr.text(lang, "account.blocked")
+                return alert(text) if isinstance(inbound.event, Press) else (
+                    say(text) if sender.private else Outcome())
+            user = ensure_user(session, svc.clock, sender)
+            t = Turn(svc, session, user, language_of(user, svc.settings.default_language),
+                     sender)
+            outcome = self._dispatch(t, inbound)
+            # Most updates neither queue a notification nor move a deadline: wake the
+            # senders and re-arm the SLA watcher only when this one did.
+            wrote_outbox = bool(session.info.get(OUTBOX_WRITTEN))
+            moved_deadline = bool(session.info.get(DEADLINES_CHANGED))
+        if wrote_outbox:
+            svc.kick_outbox()
+        if moved_deadline:
+            svc.kick_sla()
+        return outcome
+
+    def _dispatch(self, t: Turn, inbound: Inbound) -> Outcome:
+        event = inbound.event
+        try:
+            # A savepoint: a refused input leaves everything exactly as it was.
+            with t.session.begin_nested():
+                if isinstance(event, Press):
+                    return self._press(t, event)
+                if isinstance(event, Command):
+                    return self._command(t, event)
+                return router.on_message(t, event)
+        except KimError as exc:
+            text = t.t(exc.key, **exc.params)
+            if exc.key in longtext.TOO_LONG_KEYS and isinstance(event, Text):
+                longtext.note_refusal(t, event.text)
+            bound = t.ends_dialog_on_refusal or not isinstance(event, Command | Press)
+            if exc.key.startswith(_ENDS_DIALOG) and bound:
+                t.end()  # the dialog's case moved on: its next message cannot succeed
+            return alert(text) if isinstance(event, Press) else say(text)
+
+    def _press(self, t: Turn, press: Press) -> Outcome:
+        if press.intent is None:
+            return alert(t.t("error.forged"))
+        run = router.PRESSES.get(type(press.intent))
+        if run is None:
+            return alert(t.t("error.forged"))
+        return run(t, press.intent)
+
+    def _command(self, t: Turn, command: Command) -> Outcome:
+        spec = router.command(command.name)
+        if spec is None:
+            return say(t.t("error.unknown_command"))
+        if spec.audience is Audience.ADMIN and not t.is_admin():
+            return say(t.t("error.admin_only"))
+        if spec.private and not t.sender.private:
+            return say(t.t("error.private_only"))
+        return spec.run(t, command.args)

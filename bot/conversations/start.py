@@ -1,0 +1,77 @@
+"""/start (with invitation codes), /bantuan, /bahasa, /batal and what an idle person is told."""
+
+from __future__ import annotations
+
+import re
+
+from bot.conversations import registration
+from bot.conversations.intents import Lang
+from bot.conversations.output import Button, Edit, Message, Outcome, say
+from bot.conversations.turn import Turn
+from bot.errors import KimError
+from bot.people import accept_invitation, bindings_of, set_language
+
+INVITE_CODE = re.compile(r"^[A-Za-z0-9_-]{8,32}\Z", re.ASCII)
+
+
+def idle(t: Turn) -> Outcome:
+    """What someone outside any dialog is told when they write."""
+    return say(t.t("idle.unregistered" if t.user.registered_at is None else "idle.registered"))
+
+
+def help_message(t: Turn) -> Message:
+    from bot.conversations import menus  # menus reads the command table, which lists us
+
+    official = bool(bindings_of(t.session, t.user_id))
+    return Message(menus.help_text(t.svc.tr, t.lang, official=official, admin=t.is_admin()))
+
+
+def start(t: Turn, args: tuple[str, ...]) -> Outcome:
+    """Greet, accept an invitation code, or begin registration."""
+    if args:
+        return _invitation(t, args[0])
+    if t.user.registered_at is None and not bindings_of(t.session, t.user_id):
+        return registration.begin(t)
+    name = t.user.full_name or t.user.display_name
+    return Outcome([Message(t.t("start.back", name=name)), help_message(t)])
+
+
+def _invitation(t: Turn, code: str) -> Outcome:
+    if not INVITE_CODE.match(code):
+        return say(t.t("error.invitation_unknown"))
+    try:
+        with t.session.begin_nested():
+            binding = accept_invitation(t.session, t.svc.clock, t.user, code)
+    except KimError as exc:
+        return say(t.t(exc.key, **exc.params))
+    office = t.svc.registry.offices.get(binding.office)
+    return Outcome([Message(t.t("invite.accepted", role=t.svc.tr.role(t.lang, binding.role),
+                                office=office.name if office else binding.office)),
+                    help_message(t)])
+
+
+def help_command(t: Turn, _args: tuple[str, ...]) -> Outcome:
+    """List the commands this person can use."""
+    return Outcome([help_message(t)])
+
+
+def language(t: Turn, _args: tuple[str, ...]) -> Outcome:
+    """Offer the languages (/bahasa)."""
+    return say(t.t("lang.choose"), [[Button("Bahasa Indonesia", Lang("id")),
+                                     Button("English", Lang("en"))]])
+
+
+def on_language(t: Turn, intent: Lang) -> Outcome:
+    """Switch the person's language."""
+    set_language(t.session, t.user, intent.language)
+    t.lang = intent.language
+    return Outcome(edit=Edit(text=t.t("lang.set")))
+
+
+def cancel(t: Turn, _args: tuple[str, ...]) -> Outcome:
+    """Abandon whatever guided conversation is running (/batal)."""
+    had = t.end()
+    return Outcome([Message(t.t("cancel.done" if had else "cancel.nothing"),
+                            clear_keyboard=True)])
+
+

@@ -1,0 +1,1 @@
+"""The Telegram channel: PTB updates in, rendered outcomes out. No workflow rule lives here."""
