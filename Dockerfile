@@ -5,7 +5,8 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    DATABASE_URL=sqlite:////data/kimbot.db
+    DATABASE_URL=sqlite:////data/kimbot.db \
+    KIMBOT_FILE_STORE=file:///data/files
 
 WORKDIR /app
 COPY pyproject.toml README.md ./

@@ -149,8 +149,8 @@ class Recorder:
 
 async def child_bot(args: argparse.Namespace) -> None:
     t_imports = time.perf_counter()
-    from bot.settings import Settings
     from bot.services import build_services
+    from bot.settings import Settings
     from handlers.telegram.app import build_application, running
 
     imported = time.perf_counter() - t_imports

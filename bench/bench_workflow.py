@@ -133,7 +133,7 @@ async def child_kim(args: argparse.Namespace) -> None:
                 SimpleUpdateProcessor(1) if kind == "seq" else PerChatUpdateProcessor(int(size)))
         async with running(application) as app:
             sender = app.bot_data["sender"]
-            assert isinstance(getattr(sender, "bot", None), ExtBot), "OutboxSender changed"
+            assert isinstance(getattr(sender, "bot", None), ExtBot), "the delivery loop changed"
             sender.bot = outbox_bot
             await _serve_commands(args.profile)
     finally:
@@ -1015,7 +1015,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="copy the bots' stderr logs into DIR")
     parser.add_argument("--processor", metavar="seq|perchat:N",
                         help="A/B: run KIM-Bot with PTB's one-at-a-time processing (seq) or "
-                             "handlers.telegram.updates.PerChatUpdateProcessor(N) instead of its own")
+                             "handlers.telegram.updates.PerChatUpdateProcessor(N) instead of "
+                             "its own")
     parser.add_argument("--child", choices=["kim", "echo"], help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
     parser.add_argument("--outbox-token", help=argparse.SUPPRESS)

@@ -21,7 +21,7 @@ recipient gets an announcement twice. They are counted with the sent ones (and s
 apart in the report). The price would be a recipient skipped when the process dies
 between that commit and the request leaving; the edge closes that gap by handing the
 whole request to the socket in the same event-loop step as the commit
-(`handlers/rawapi.py`), so it is microseconds wide. `claimed` rows were never offered to
+(`handlers/telegram/rawapi.py`), so it is microseconds wide. `claimed` rows were never offered to
 Telegram: they go back to `pending` and are sent after the restart. A request that left
 but got no answer (timeout, connection cut) is treated as the crash is: `unconfirmed`.
 Confirmed sends may be written a moment later in batches (a crash then leaves them

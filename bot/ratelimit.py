@@ -1,8 +1,9 @@
-"""One pace for everything the bot sends on its own initiative (outbox and broadcasts).
+"""One pace for everything the bot sends on its own initiative on one channel.
 
 Telegram allows about 30 messages a second overall and about one a second per chat; past
-that it answers 429 "retry after N". The outbox sender and the broadcaster share a single
-`RateLimiter`, so together they stay within both limits:
+that it answers 429 "retry after N". A channel's delivery loop (`bot.delivery`) sends its
+notifications and its broadcast deliveries through one `RateLimiter`, so together they
+stay within both limits:
 
 * **Global rate**: a token bucket in its GCRA form. A send is allowed at `t` once
   `t >= tat` (the theoretical arrival time of the next token); taking it moves `tat` one
@@ -12,11 +13,11 @@ that it answers 429 "retry after N". The outbox sender and the broadcaster share
   spaced slots.
 * **Per chat**: at least `per_chat_interval` seconds between two sends to one chat.
 * **429**: `pause(seconds)` holds every sender until Telegram's `retry_after` has passed.
-* **Priority**: notifications (`acquire()`) go first. A background sender (the broadcaster,
-  `acquire(background=True)`) takes a token only while no urgent sender is waiting, so a
-  large broadcast never delays the notifications officials and members are waiting for.
-  The outbox holds `urgent()` while it works through a batch, so the broadcaster does not
-  slip between its messages.
+* **Priority**: notifications (`acquire()`) go first. A background sender (broadcast
+  deliveries, `acquire(background=True)`) takes a token only while no urgent sender is
+  waiting, so a large broadcast never delays the notifications officials and members are
+  waiting for. The loop holds `urgent()` while it works through a batch of notifications,
+  so broadcast deliveries do not slip between their messages.
 
 Replies to a person's own update are not paced here: they answer someone who is waiting.
 Time and sleep are injectable, for tests with a fake clock.

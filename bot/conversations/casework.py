@@ -19,6 +19,7 @@ from bot.casework import (
 )
 from bot.clock import from_db
 from bot.conversations import files, render
+from bot.conversations.cases import visible_case
 from bot.conversations.dialog import DialogData, State
 from bot.conversations.events import File, Text
 from bot.conversations.intents import (
@@ -45,7 +46,6 @@ from bot.conversations.table import MessageEvent
 from bot.conversations.turn import Turn
 from bot.errors import BadInput, NotAllowed, NotFound, Stale
 from bot.models import Case, DocumentVersion, User
-from bot.queries import find_case_by_agenda
 from bot.sop import Step
 
 DATE_TYPED = re.compile(r"^\d{4}-\d{2}-\d{2}\Z", re.ASCII)
@@ -136,11 +136,8 @@ def documents(t: Turn, args: tuple[str, ...]) -> Outcome:
     agenda = " ".join(args).strip()
     if not agenda:
         return say(t.t("docs.usage"))
-    case = find_case_by_agenda(t.session, agenda)
-    if case is None or case.id is None:
-        raise NotFound("print.not_found", agenda=agenda)
-    if not t.svc.workflow.may_view(t.session, case, t.user):
-        raise NotAllowed()
+    case = visible_case(t, agenda)
+    assert case.id is not None
     versions = document_versions(t.session, case.id)
     if not versions:
         return say(t.t("docs.none", agenda=case.agenda_number))

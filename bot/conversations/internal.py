@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import secrets
 
-from sqlmodel import select
-
 from bot.clock import from_db
 from bot.conversations import render
 from bot.conversations.dialog import DialogData, State
+from bot.conversations.drafts import stale_press
 from bot.conversations.events import Text
 from bot.conversations.intents import StartDraft, StartSop
 from bot.conversations.output import Button, Buttons, Edit, Message, Outcome, alert, say
 from bot.conversations.table import MessageEvent
 from bot.conversations.turn import Turn
 from bot.errors import BadInput
-from bot.models import Case
 from bot.people import clean_text
 from bot.sop import Sop
 from bot.sop.model import REQUESTER
@@ -116,14 +114,10 @@ def on_message(t: Turn, event: MessageEvent) -> Outcome:
 
 def on_confirm(t: Turn, intent: StartDraft) -> Outcome:
     """Start, correct or cancel the order shown in the summary."""
-    dialog = t.dialog()
-    if dialog is None or dialog.data.get("draft") != intent.draft:
-        done = t.session.exec(select(Case).where(
-            Case.request_key == _key(t, intent.draft))).first()
-        return alert(t.t("mulai.already_started", agenda=done.agenda_number) if done
-                     else t.t("error.stale_button"))
-    if dialog.state != State.SOP_CONFIRM:
-        return alert(t.t("error.stale_button"))
+    refused = stale_press(t, intent.draft, State.SOP_CONFIRM, _key(t, intent.draft),
+                          "mulai.already_started")
+    if refused is not None:
+        return refused
     data = t.data(SopDraft)
     if intent.verb == "cancel":
         t.end()

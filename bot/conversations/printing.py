@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
+from bot.conversations.cases import visible_case
 from bot.conversations.output import Message, Outcome, OutFile, say
 from bot.conversations.turn import Turn
-from bot.errors import BadInput, NotAllowed
-from bot.queries import find_case_by_agenda
 from bot.services import Services
 
 
@@ -32,11 +31,8 @@ def cetak(t: Turn, args: tuple[str, ...]) -> Outcome:
     agenda = " ".join(args).strip()
     if not agenda:
         return say(t.t("print.usage"))
-    case = find_case_by_agenda(t.session, agenda)
-    if case is None or case.id is None:
-        raise BadInput("print.not_found", agenda=agenda)
-    if not t.svc.workflow.may_view(t.session, case, t.user):
-        raise NotAllowed()
+    case = visible_case(t, agenda)
+    assert case.id is not None
     make: Callable[[], bytes] = partial(_render, t.svc, case.id, t.lang)
     sheet = OutFile(kind="document", name=file_name(case.agenda_number),
                     caption=t.t("print.caption", agenda=case.agenda_number), make=make,

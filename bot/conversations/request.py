@@ -6,18 +6,17 @@ import secrets
 from typing import Any
 
 from pydantic import Field
-from sqlmodel import select
 
 from bot.clock import from_db
 from bot.conversations import files, registration, render
 from bot.conversations.dialog import DialogData, State
+from bot.conversations.drafts import stale_press
 from bot.conversations.events import Text
 from bot.conversations.intents import Draft, Service, Trail
 from bot.conversations.output import Button, Buttons, Edit, Message, Outcome, alert, say
 from bot.conversations.table import MessageEvent
 from bot.conversations.turn import Turn
 from bot.errors import BadInput
-from bot.models import Case
 from bot.people import clean_text
 from bot.queries import member_cases
 from bot.sop import Sop
@@ -128,14 +127,10 @@ def on_message(t: Turn, event: MessageEvent) -> Outcome:
 
 def on_draft(t: Turn, intent: Draft) -> Outcome:
     """Send, correct or cancel the request shown in the summary."""
-    dialog = t.dialog()
-    if dialog is None or dialog.data.get("draft") != intent.draft:
-        done = t.session.exec(select(Case).where(
-            Case.request_key == _key(t, intent.draft))).first()
-        return alert(t.t("req.already_sent", agenda=done.agenda_number) if done
-                     else t.t("error.stale_button"))
-    if dialog.state != State.REQ_CONFIRM:
-        return alert(t.t("error.stale_button"))
+    refused = stale_press(t, intent.draft, State.REQ_CONFIRM, _key(t, intent.draft),
+                          "req.already_sent")
+    if refused is not None:
+        return refused
     data = t.data(RequestDraft)
     if intent.verb == "cancel":
         t.end()

@@ -68,27 +68,6 @@ async def _wait_for_buttons(api: FakeBotApi, user: FakeUser) -> None:
     await api.wait_until(has_task, timeout=10.0)
 
 
-async def _play(quiet: bool) -> bool:
-    async with FakeBotApi() as api:
-        with tempfile.TemporaryDirectory() as tmp:
-            settings = Settings(
-                TELEGRAM_BOT_TOKEN="123456:DEMO-TOKEN",  # noqa: S106 (fake server accepts any)
-                DATABASE_URL=f"sqlite:///{Path(tmp) / 'demo.db'}",
-                KIMBOT_ADMIN_IDS=str(ADMIN_ID),
-                KIMBOT_TELEGRAM_BASE_URL=api.base_url,
-                KIMBOT_TELEGRAM_FILE_URL=api.base_file_url,
-                KIMBOT_PER_CHAT_INTERVAL=0,
-                KIMBOT_OUTBOX_POLL=0.2,
-                _env_file=None,
-            )
-            svc = build_services(settings)
-            try:
-                async with running(build_application(svc)):
-                    return await _scenario(api, Transcript(api, quiet))
-            finally:
-                svc.db.dispose()
-
-
 async def _settled(svc: Services) -> None:
     """Wait until every queued notification has gone out (the transcript stays in order)."""
     for _ in range(200):
