@@ -15,24 +15,18 @@ from datetime import timedelta
 import pytest
 
 from bot.clock import ManualClock
-from bot.services import Services, build_services
-from bot.settings import Settings
+from bot.services import Services
 from tests.conftest import REPO_ROOT
 from tests.support.catalog import text
-from tests.support.chat import PDF, ChatHub, ChatPerson, Shown
+from tests.support.chat import PDF, ChatHub, ChatPerson, Shown, core_services
 
 ADMIN = "9000"
 
 
 @pytest.fixture
 def svc(database_url: str, clock: ManualClock) -> Iterator[Services]:
-    settings = Settings(_env_file=None, DATABASE_URL=database_url,  # type: ignore[call-arg]
-                        KIMBOT_ADMIN_IDS=ADMIN)
-    services = build_services(settings, clock=clock)
-    try:
+    with core_services(database_url, clock, KIMBOT_ADMIN_IDS=ADMIN) as services:
         yield services
-    finally:
-        services.db.dispose()
 
 
 @pytest.fixture

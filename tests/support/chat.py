@@ -8,9 +8,12 @@ core answers and every notification it queues land in each person's `inbox`.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.clock import Clock
 from bot.conversations.core import Conversations
 from bot.conversations.events import Command, Contact, Event, File, Inbound, Press, Sender, Text
 from bot.conversations.output import Button, Message, Outcome
@@ -18,7 +21,8 @@ from bot.conversations.render import notification
 from bot.models import Case, User
 from bot.outbox import claim_due, mark_sent
 from bot.people import language_of
-from bot.services import Services
+from bot.services import Services, build_services
+from bot.settings import Settings
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64 + b"\xff\xd9"
@@ -150,3 +154,15 @@ def _shown(message: Message) -> Shown:
 
 def names(rows: Any) -> list[str]:
     return [b.label for row in rows for b in row]
+
+
+@contextmanager
+def core_services(database_url: str, clock: Clock, **settings: Any) -> Iterator[Services]:
+    """The services as the bot builds them, on this database, with these settings."""
+    values = {"DATABASE_URL": database_url, **settings}
+    services = build_services(Settings(_env_file=None, **values),  # type: ignore[call-arg]
+                              clock=clock)
+    try:
+        yield services
+    finally:
+        services.db.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlmodel import Session, select
@@ -126,3 +127,30 @@ def make_acting(
     session.add(row)
     session.flush()
     return row
+
+
+@dataclass
+class LumajangPeople:
+    """A member and one or two officials per role of the Lumajang SOP (seed 004)."""
+
+    member: User
+    staf_a: User
+    staf_b: User
+    kadis: User
+    sekdis: User
+    kabid: User
+    kasi: User
+    plt: User  # no role of their own: a test may name them Plt
+
+
+def lumajang_people(s: Session, plt_name: str = "Plt") -> LumajangPeople:
+    return LumajangPeople(
+        member=make_member(s, "Siti Aminah"),
+        staf_a=make_official(s, "staf", name="Staf A"),
+        staf_b=make_official(s, "staf", name="Staf B"),
+        kadis=make_official(s, "kadis", name="Kadin"),
+        sekdis=make_official(s, "sekdis", name="Sekdin"),
+        kabid=make_official(s, "kabid", name="Kabid"),
+        kasi=make_official(s, "kasi", name="Kasi"),
+        plt=make_user(s, name=plt_name),
+    )

@@ -8,7 +8,6 @@ holders nor to whoever just moved the case there.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -25,7 +24,12 @@ from bot.models import Case, Notification, User
 from bot.settings import ROOT
 from bot.sop import SopRegistry
 from bot.workflow import FileIn, Workflow
-from tests.support.factories import bind_role, make_acting, make_member, make_official, make_user
+from tests.support.factories import (
+    LumajangPeople,
+    bind_role,
+    lumajang_people,
+    make_acting,
+)
 
 SOP = "lmj-layanan-kim"
 WIB = ZoneInfo("Asia/Jakarta")
@@ -33,29 +37,13 @@ SURAT = FileIn(kind="document", file_ref="file-1", file_name="surat_tugas.pdf",
                mime="application/pdf", size=1234, label="Surat Tugas")
 
 
-@dataclass
-class People:
-    member: User
-    staf_a: User
-    staf_b: User
-    kadis: User
-    sekdis: User
-    kabid: User
-    plt: User  # no role of their own; named Plt of the Kabid in one test
+People = LumajangPeople
 
 
 @pytest.fixture
 def people(db: Database) -> People:
     with db.session() as s:
-        return People(
-            member=make_member(s, "Siti Aminah"),
-            staf_a=make_official(s, "staf", name="Staf A"),
-            staf_b=make_official(s, "staf", name="Staf B"),
-            kadis=make_official(s, "kadis", name="Kadin"),
-            sekdis=make_official(s, "sekdis", name="Sekdin"),
-            kabid=make_official(s, "kabid", name="Kabid"),
-            plt=make_user(s, name="Plt Kabid"),
-        )
+        return lumajang_people(s, "Plt Kabid")
 
 
 def submit(db: Database, wf: Workflow, member: User) -> int:

@@ -14,10 +14,9 @@ from bot.conversations.events import Press
 from bot.conversations.intents import BroadcastStep, BroadcastStop
 from bot.conversations.output import Outcome
 from bot.models import Broadcast, BroadcastDelivery
-from bot.services import Services, build_services
-from bot.settings import Settings
+from bot.services import Services
 from tests.support.catalog import text
-from tests.support.chat import JPEG, ChatHub, ChatPerson
+from tests.support.chat import JPEG, ChatHub, ChatPerson, core_services
 from tests.support.factories import make_member
 
 ADMIN = "9000"
@@ -26,14 +25,9 @@ LUMAJANG_ADMIN = "9100"
 
 @pytest.fixture
 def svc(database_url: str, clock: ManualClock) -> Iterator[Services]:
-    settings = Settings(_env_file=None, DATABASE_URL=database_url,  # type: ignore[call-arg]
-                        KIMBOT_ADMIN_IDS=ADMIN,
-                        KIMBOT_OFFICE_ADMINS=f"{LUMAJANG_ADMIN}:lumajang")
-    services = build_services(settings, clock=clock)
-    try:
+    with core_services(database_url, clock, KIMBOT_ADMIN_IDS=ADMIN,
+                       KIMBOT_OFFICE_ADMINS=f"{LUMAJANG_ADMIN}:lumajang") as services:
         yield services
-    finally:
-        services.db.dispose()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ params) and at the case's stored SLA fields and step visits.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,8 +28,9 @@ from bot.sop import SopRegistry
 from bot.workflow import FileIn, Workflow
 from tests.conftest import SOP_DIR
 from tests.support.factories import (
+    LumajangPeople,
+    lumajang_people,
     make_acting,
-    make_member,
     make_official,
     make_user,
     revoke_roles,
@@ -59,31 +59,13 @@ def registry(tmp_path: Path) -> SopRegistry:
     return SopRegistry.from_dir(sops)
 
 
-@dataclass
-class People:
-    member: User
-    staf_a: User
-    staf_b: User
-    kadis: User
-    sekdis: User
-    kabid: User
-    kasi: User
-    plt: User  # no role of their own; named Plt of the Kadis in some tests
+People = LumajangPeople
 
 
 @pytest.fixture
 def people(db: Database) -> People:
     with db.session() as s:
-        return People(
-            member=make_member(s, "Siti Aminah"),
-            staf_a=make_official(s, "staf", name="Staf A"),
-            staf_b=make_official(s, "staf", name="Staf B"),
-            kadis=make_official(s, "kadis", name="Kadin"),
-            sekdis=make_official(s, "sekdis", name="Sekdin"),
-            kabid=make_official(s, "kabid", name="Kabid"),
-            kasi=make_official(s, "kasi", name="Kasi"),
-            plt=make_user(s, name="Plt Kadin"),
-        )
+        return lumajang_people(s, "Plt Kadin")
 
 
 # -- helpers -------------------------------------------------------------------------------
