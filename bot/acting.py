@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from bot import clean
 from bot.clock import Clock, from_db, to_db
 from bot.errors import BadInput, NotFound
 from bot.models import ActingOfficial, RoleBinding, User
@@ -48,12 +49,7 @@ class PltEntry:
 
 def parse_day(text: str) -> date:
     """A date typed as YYYY-MM-DD."""
-    try:
-        if not _DAY.match(text):
-            raise ValueError(text)
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise BadInput("plt.bad_date", value=text) from None
+    return clean.day(text, key="plt.bad_date", value=text)
 
 
 def period(office: Office, first: date, last: date) -> tuple[datetime, datetime]:

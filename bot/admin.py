@@ -30,6 +30,7 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from bot.clock import Clock, from_db, to_db
+from bot.complaints import erase_member_files
 from bot.errors import BadInput, NotAllowed, NotFound
 from bot.files import FileStore, delete_after_commit, forget_unused
 from bot.models import (
@@ -51,6 +52,7 @@ from bot.people import accounts_of, find_by_account, user_by_account
 from bot.roles import ROLES
 from bot.settings import TELEGRAM, Settings, account_key
 from bot.sop.model import REQUESTER, Office
+from bot.survey import erase_member_survey_data
 
 log = logging.getLogger(__name__)
 
@@ -514,8 +516,8 @@ def cancel_invitation(session: Session, clock: Clock, scope: AdminScope,
         raise BadInput("invites.expired", code=code)
     row.expires_at = to_db(now)
     session.add(row)
-    log.info("admin %s cancelled invitation %s (%s %s)", scope.account, code, row.office,
-             row.role)
+    # Never the code: it would let whoever reads the log join as this role.
+    log.info("admin %s cancelled an invitation (%s %s)", scope.account, row.office, row.role)
     return _invitation_row(row)
 
 
@@ -704,6 +706,7 @@ def erase_personal_data(
                 blobs.add(row.blob_hash)
             row.file_ref, row.file_name, row.blob_hash = "", "", None
             session.add(row)
+    blobs |= erase_member_files(session, user.id)  # files sent with complaints
     session.flush()
     unused = forget_unused(session, blobs)
     if store is not None:
@@ -721,6 +724,7 @@ def erase_personal_data(
     dialog = session.get(Dialog, user.id)
     if dialog is not None:
         session.delete(dialog)
+    erase_member_survey_data(session, user.id)  # the SKM profile and suggestions
     user.full_name = ERASED_NAME
     user.phone = user.village = user.kim_group = user.district = None
     user.display_name = ""

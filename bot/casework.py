@@ -31,6 +31,8 @@ def _holder_case(session: Session, workflow: Workflow, case_id: int, user: User,
     case = session.exec(select(Case).where(Case.id == case_id).with_for_update()).first()
     if case is None:
         raise NotFound()
+    if not workflow.may_view(session, case, user):
+        raise NotAllowed()  # before anything about the case (issue 12, hole 7)
     if case.status != "open" or case.version != version:
         raise Stale(agenda=case.agenda_number)
     if user.id is None or not workflow.may_act(session, case, user):

@@ -23,22 +23,17 @@ _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z", re.ASCII)
 
 
 def _visible(ch: str) -> bool:
-    """False for format (Cf), control (Cc), surrogate (Cs) and unassigned-private noise."""
+    """False for format (Cf: zero-width, bidi, BOM), control (Cc: NUL…) and lone surrogates."""
     if ch in KEEP:
         return True
-    return unicodedata.category(ch) not in ("Cf", "Cc", "Cs", "Co", "Cn")
+    return unicodedata.category(ch) not in ("Cf", "Cc", "Cs")
 
 
 def text(value: str) -> str:
     """NFC-normalised `value` without invisible or spoofing characters (lines kept)."""
-    # Lone surrogates cannot be encoded: drop them before normalising.
-    value = value.encode("utf-8", "ignore" if not _has_surrogates(value) else "ignore").decode()
-    value = unicodedata.normalize("NFC", value)
-    return "".join(ch for ch in value if _visible(ch))
-
-
-def _has_surrogates(value: str) -> bool:
-    return any("\ud800" <= ch <= "\udfff" for ch in value)
+    # Filter before and after: lone surrogates cannot be stored, and NFC may compose.
+    kept = "".join(ch for ch in value if _visible(ch))
+    return "".join(ch for ch in unicodedata.normalize("NFC", kept) if _visible(ch))
 
 
 def line(value: str) -> str:
@@ -64,7 +59,7 @@ def note(value: str, *, limit: int) -> str:
     return cleaned
 
 
-def number(value: str, *, low: int = 1, high: int = 2_000_000_000, key: str = "error.bad_input",
+def number(value: str, /, *, low: int = 1, high: int = 2_000_000_000, key: str = "error.bad_input",
            **params: object) -> int:
     """An integer typed in ASCII digits (a leading '#' allowed) within [low, high]."""
     raw = line(value).removeprefix("#")
@@ -81,7 +76,7 @@ def is_number(value: str) -> bool:
     return bool(_DIGITS.match(value))
 
 
-def day(value: str, *, key: str = "error.bad_date", first: date = FIRST_DAY,
+def day(value: str, /, *, key: str = "error.bad_date", first: date = FIRST_DAY,
         last: date = LAST_DAY, **params: object) -> date:
     """A date typed as YYYY-MM-DD within [first, last]."""
     raw = line(value)
@@ -117,7 +112,9 @@ JPEG = "image/jpeg"
 PNG = "image/png"
 DOC = "application/msword"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+ZIP = "application/zip"  # never accepted as such: see sniff_declared
 _EXTENSION = {PDF: ".pdf", JPEG: ".jpg", PNG: ".png", DOC: ".doc", DOCX: ".docx"}
+_SAFE_EXTENSIONS = {*_EXTENSION.values(), ".jpeg"}
 
 
 def sniff(data: bytes) -> str | None:
@@ -130,9 +127,20 @@ def sniff(data: bytes) -> str | None:
         return PNG
     if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):  # OLE2: .doc
         return DOC
-    if data.startswith(b"PK\x03\x04") and b"word/" in data[:65536]:
-        return DOCX
+    if data.startswith(b"PK\x03\x04"):
+        # A zip: DOCX when its parts show it; else only when the sender says DOCX (a large
+        # first part can push "word/" past the bytes we look at). Never any other zip.
+        return DOCX if b"word/" in data[:65536] else ZIP
     return None
+
+
+def sniff_declared(data: bytes, mime: str, name: str) -> str | None:
+    """`sniff`, settling a zip that is not visibly a DOCX by what the sender declared."""
+    found = sniff(data)
+    if found == ZIP:
+        declared = mime == DOCX or name.lower().endswith(".docx")
+        return DOCX if declared else None
+    return found
 
 
 def file_name(value: str, mime: str) -> str:
@@ -143,6 +151,8 @@ def file_name(value: str, mime: str) -> str:
     wanted = _EXTENSION.get(mime, "")
     if not wanted:
         return name or "file"
-    if dot and ("." + ext.lower()) in (wanted, ".jpeg" if mime == JPEG else wanted):
+    # A name with an accepted extension stays (a photo named .jpg may be a PNG); any other
+    # (".exe", none) gets the extension of what the bytes are.
+    if dot and stem and ("." + ext.lower()) in _SAFE_EXTENSIONS:
         return name
-    return (stem if dot else name or "file") + wanted
+    return (stem if dot and stem else name or "file") + wanted

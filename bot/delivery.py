@@ -33,6 +33,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Protocol
@@ -49,6 +50,7 @@ from bot.files import FileStore, ref_for, remember_ref
 from bot.models import Attachment, Broadcast, Case, Notification, User
 from bot.people import chats_on, language_of
 from bot.ratelimit import RateLimiter
+from bot.retention import RetentionTimer, prune
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,10 @@ STOP_GRACE_S = 10.0  # on shutdown, how long sends in flight may take to finish
 SENT_FLUSH_S = 0.05  # confirmed broadcast sends are written at least this often
 
 DONE, RETRY, LIMITED = "done", "retry", "limited"
+NOTIFICATION, BROADCAST = "notification", "broadcast"
+# What the current `Channel.send` carries: (NOTIFICATION, outbox row id) or (BROADCAST,
+# delivery id). A channel that reports statuses later (WhatsApp) ties them to the row.
+SENDING: ContextVar[tuple[str, int] | None] = ContextVar("SENDING", default=None)
 
 
 # =============================================================== what a channel implements
@@ -172,6 +178,7 @@ class DeliveryLoop:
         self._task: asyncio.Task[None] | None = None
         self._runs: dict[int, _Run] = {}
         self._released_at = 0.0
+        self._retention = RetentionTimer()
 
     # -- life -----------------------------------------------------------------------------
 
@@ -214,14 +221,18 @@ class DeliveryLoop:
             handled = 0
             try:
                 self._release_stale()
+                self._prune()
                 self._spawn()
                 handled = await self.drain()
             except Exception:  # keep delivering after an unexpected fault
                 log.exception("%s: delivery pass failed", self.channel.name)
             if handled:
                 continue
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
+            # arrives as the event is set, and stop() then waits for ever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.svc.settings.outbox_poll_s)
+                async with asyncio.timeout(self.svc.settings.outbox_poll_s):
+                    await self._wake.wait()
             self._wake.clear()
 
     def _release_stale(self) -> None:
@@ -234,6 +245,16 @@ class DeliveryLoop:
         if count:
             log.warning("%s: released %d notifications with an expired lease",
                         self.channel.name, count)
+
+    def _prune(self) -> None:
+        """Delivered rows and old replay marks go, on a schedule (bot/retention.py)."""
+        if not self._retention.due():
+            return
+        with self.svc.db.session() as session:
+            pruned = prune(session, self.svc.clock, self.svc.settings)
+        if pruned.notifications or pruned.updates:
+            log.info("%s: pruned %d delivered notifications, %d replay marks",
+                     self.channel.name, pruned.notifications, pruned.updates)
 
     # -- one send, paced --------------------------------------------------------------------
 
@@ -317,6 +338,7 @@ class DeliveryLoop:
     async def _notify(self, notice: _Notice) -> None:
         """Files first (each recorded once delivered), then the text with its buttons."""
         svc = self.svc
+        SENDING.set((NOTIFICATION, notice.row_id))
         try:
             for item, att_id in zip(notice.files, notice.file_ids, strict=True):
                 await self.limiter.acquire()
@@ -548,6 +570,7 @@ class _Run:
                 raise Withdrawn("cancelled or released meanwhile")
 
         content = self.content
+        SENDING.set((BROADCAST, job.delivery_id))
         try:
             sent = await self.loop.send(job.chat_id, content, commit=commit)
         except Withdrawn:

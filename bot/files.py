@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.db import after_commit
-from bot.models import Attachment, Broadcast, DocumentVersion, FileRef
+from bot.models import Attachment, Broadcast, Complaint, DocumentVersion, FileRef
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,8 @@ def remember_ref(session: Session, blob: str | None, channel: str, ref: str) -> 
 
 
 def used_blobs(session: Session, blobs: Iterable[str]) -> set[str]:
-    """Which of these stored files some attachment, document version or broadcast uses."""
+    """Which of these stored files some attachment, document version, broadcast or
+    complaint uses."""
     wanted = sorted({b for b in blobs if b})
     if not wanted:
         return set()
@@ -136,6 +137,7 @@ def used_blobs(session: Session, blobs: Iterable[str]) -> set[str]:
         select(col(Attachment.blob_hash)).where(col(Attachment.blob_hash).in_(wanted)),
         select(col(DocumentVersion.blob_hash)).where(col(DocumentVersion.blob_hash).in_(wanted)),
         select(col(Broadcast.media_blob)).where(col(Broadcast.media_blob).in_(wanted)),
+        select(col(Complaint.blob_hash)).where(col(Complaint.blob_hash).in_(wanted)),
     )
     return {str(b) for b in session.execute(query).scalars() if b}
 

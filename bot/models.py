@@ -64,6 +64,8 @@ class ChannelAccount(SQLModel, table=True):
     chat_id: str = Field(max_length=64)
     created_at: datetime
     last_seen_at: datetime
+    # The person's last own message on this account (WhatsApp's 24-hour window).
+    last_inbound_at: datetime | None = None
 
 
 class RoleBinding(SQLModel, table=True):
@@ -203,7 +205,7 @@ class ProcessedUpdate(SQLModel, table=True):
     """Updates already handled, so a replayed one changes nothing."""
 
     key: str = Field(primary_key=True, max_length=64)
-    at: datetime
+    at: datetime = Field(index=True)  # retention prunes by age
 
 
 class StepVisit(SQLModel, table=True):
@@ -325,3 +327,85 @@ class AdminQuery(SQLModel, table=True):
     kind: str = Field(max_length=16)
     params: dict[str, Any] = _json({})
     created_at: datetime = Field(index=True)
+
+
+class ChannelMessage(SQLModel, table=True):
+    """A message the bot sent on a channel that reports its fate (WhatsApp statuses):
+    which outbox row or broadcast delivery it carried, and its last status."""
+
+    __table_args__ = (UniqueConstraint("channel", "message_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    message_id: str = Field(max_length=128)  # the channel's id (WhatsApp: wamid.…)
+    notification_id: int | None = Field(default=None, foreign_key="notification.id", index=True)
+    delivery_id: int | None = Field(default=None, foreign_key="broadcastdelivery.id",
+                                    index=True)
+    status: str = Field(default="accepted", max_length=16)  # sent, delivered, read, failed
+    error: str = Field(default="", max_length=256)
+    created_at: datetime
+    updated_at: datetime
+
+
+class Survey(SQLModel, table=True):
+    """The SKM survey of one finished request (PermenPAN-RB 14/2017): one per case."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", unique=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    office: str = Field(max_length=24, index=True)
+    sop_code: str = Field(max_length=24)
+    invited_at: datetime  # when the invitation goes out (within the office's hours)
+    state: str = Field(default="invited", max_length=16)  # invited/answering/paused/done/skipped
+    answers: dict[str, Any] = _json({})  # element code -> score 1..4
+    suggestion: str = Field(default="", max_length=1000)
+    completed_at: datetime | None = Field(default=None, index=True)  # all elements answered
+    created_at: datetime
+    updated_at: datetime
+
+
+class RespondentProfile(SQLModel, table=True):
+    """The SKM respondent profile of a member, asked once ("x" = prefer not to say)."""
+
+    user_id: int = Field(primary_key=True, foreign_key="user.id")
+    answers: dict[str, Any] = _json({})  # question code -> option code
+    completed_at: datetime | None = None
+    updated_at: datetime
+
+
+class ComplaintCounter(SQLModel, table=True):
+    """Last complaint number given per office per year."""
+
+    office: str = Field(primary_key=True, max_length=24)
+    year: int = Field(primary_key=True)
+    last: int = 0
+
+
+class Complaint(SQLModel, table=True):
+    """A member's complaint (pengaduan, UU 25/2009), with its own number per office and year."""
+
+    __table_args__ = (UniqueConstraint("office", "year", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    office: str = Field(max_length=24, index=True)
+    year: int
+    seq: int
+    number: str = Field(max_length=64)
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    text: str = Field(max_length=2000)
+    file_kind: str = Field(default="", max_length=16)  # "" | photo | document
+    file_ref: str = Field(default="", max_length=256)
+    file_channel: str = Field(default="", max_length=16)
+    blob_hash: str | None = Field(default=None, max_length=64)
+    file_name: str = Field(default="", max_length=256)
+    mime: str = Field(default="", max_length=128)
+    handler_role: str = Field(default="", max_length=16)  # the role it went to ("" = admins)
+    handler_ids: list[int] = _json([])  # who may answer it
+    excluded_ids: list[int] = _json([])  # officials it is about: never shown to them
+    status: str = Field(default="open", max_length=16, index=True)  # open | answered
+    due_at: datetime
+    created_at: datetime
+    answered_at: datetime | None = None
+    answered_by: int | None = Field(default=None, foreign_key="user.id")
+    answer: str = Field(default="", max_length=2000)

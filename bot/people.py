@@ -16,6 +16,7 @@ from typing import Protocol
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from bot import clean
 from bot.clock import Clock, from_db, to_db
 from bot.errors import BadInput, NotAllowed
 from bot.models import ChannelAccount, Invitation, RoleBinding, User
@@ -234,19 +235,12 @@ def set_language(session: Session, user: User, language: str) -> None:
 
 def clean_text(value: str, *, limit: int = MAX_FIELD) -> str:
     """Trim and check one typed answer; raise a translated refusal when unusable."""
-    text = " ".join(value.split())
-    if not text:
-        raise BadInput("error.empty_answer")
-    if len(text) > limit:
-        raise BadInput("error.too_long", limit=limit)
-    return text
+    return clean.required(value, limit=limit)
 
 
 def clean_phone(value: str) -> str:
-    digits = "".join(ch for ch in value if ch.isdigit())
-    if not 8 <= len(digits) <= 15:
-        raise BadInput("error.bad_phone")
-    return "+" + digits if value.strip().startswith("+") else digits
+    """The phone number in E.164 (+62…); ASCII digits only."""
+    return clean.phone(value)
 
 
 def register_member(session: Session, clock: Clock, user: User, profile: Profile) -> User:

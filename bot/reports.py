@@ -32,8 +32,10 @@ from babel.dates import format_date
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from bot import clean
 from bot.calendar import WorkCalendar
 from bot.clock import from_db, to_db
+from bot.complaints import ComplaintStats, complaint_stats
 from bot.errors import BadInput
 from bot.models import AuditEntry, Case, StepVisit, User
 from bot.sla import Sla
@@ -112,19 +114,26 @@ def parse_period(text: str | None, today: date) -> Period:
             return Period(date(today.year, 1, 1), date(today.year, 12, 31), YEAR)
         if (match := _YEAR.match(raw)) is not None:
             year = int(match.group(1))
-            return Period(date(year, 1, 1), date(year, 12, 31), YEAR)
+            return _sensible(Period(date(year, 1, 1), date(year, 12, 31), YEAR))
         if (match := _MONTH.match(raw)) is not None:
-            return month_period(int(match.group(1)), int(match.group(2)))
+            return _sensible(month_period(int(match.group(1)), int(match.group(2))))
         if ".." in raw:
             left, right = (part.strip() for part in raw.split("..", 1))
             first, last = _date(left), _date(right)
             if first > last or (last - first).days >= MAX_DAYS:
                 raise ValueError(raw)
-            return Period(first, last, RANGE)
+            return _sensible(Period(first, last, RANGE))
         day = _date(raw)
-        return Period(day, day, DAY)
-    except ValueError:
+        return _sensible(Period(day, day, DAY))
+    except (ValueError, OverflowError):  # 9999-12 overflows the month after it
         raise BadInput("report.bad_period", period=text or "") from None
+
+
+def _sensible(period: Period) -> Period:
+    """Refuse a period outside the dates the bot can have seen (0001-01-01, 9999)."""
+    if period.first < clean.FIRST_DAY or period.last > clean.LAST_DAY:
+        raise ValueError(period)
+    return period
 
 
 def office_today(registry: SopRegistry, office: str, now: datetime) -> date:
@@ -211,6 +220,7 @@ class PeriodReport:
     sops: tuple[SopReport, ...]
     late_now: tuple[LateStep, ...]
     late_by_official: tuple[OfficialLateness, ...]
+    complaints: ComplaintStats = field(default_factory=ComplaintStats)
 
     @property
     def received(self) -> int:
@@ -310,7 +320,8 @@ def period_report(session: Session, registry: SopRegistry, office: str, start: d
         office=office, office_name=where.name, timezone=where.timezone, period=period,
         start=begin, end=finish, now=now, sops=tuple(sops),
         late_now=tuple(_late_now(session, registry, sla, office, now)),
-        late_by_official=tuple(_by_official(session, stays)))
+        late_by_official=tuple(_by_official(session, stays)),
+        complaints=complaint_stats(session, office, begin, finish, now))
 
 
 def _case_counts(session: Session, office: str, begin: datetime,

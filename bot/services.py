@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
 
 from bot.admin import (
     AdminScope,
@@ -19,6 +21,8 @@ from bot.i18n import Translator
 from bot.settings import Settings
 from bot.sla import Sla
 from bot.sop import SopRegistry
+from bot.survey import invite as invite_to_survey
+from bot.survey import load_form
 from bot.workflow import Workflow
 
 
@@ -75,8 +79,14 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     # a late step with nobody above its role escalates to the office's admins
     admins = {code: admin_accounts_of_office(settings, registry.offices, code)
               for code in registry.offices}
+    workflow = Workflow(registry, clock, Sla(registry, clock, admins=admins))
+    load_form(settings.sop_dir)  # a broken skm.yaml stops the start, with its reason
+    # A finished request invites its member to the SKM survey (once, in office hours).
+    workflow.on_finish.append(partial(
+        invite_to_survey, clock=clock, registry=registry,
+        delay=timedelta(minutes=settings.survey_delay_min)))
     return Services(settings=settings, db=db, registry=registry,
-                    workflow=Workflow(registry, clock, Sla(registry, clock, admins=admins)),
+                    workflow=workflow,
                     clock=clock,
                     tr=Translator(settings.locales_dir, settings.default_language),
                     files=FileStore.from_settings(settings))

@@ -70,9 +70,42 @@ class Settings(BaseSettings):
     global_rate_per_s: float = Field(default=30.0, gt=0, le=100_000, alias="KIMBOT_GLOBAL_RATE")
     outbox_poll_s: float = Field(default=2.0, gt=0, le=600, alias="KIMBOT_OUTBOX_POLL")
     max_file_mb: int = Field(default=20, ge=1, le=50, alias="KIMBOT_MAX_FILE_MB")
+    # Working days an office has to answer a complaint (pengaduan).
+    complaint_sla_days: int = Field(default=5, ge=1, le=60, alias="KIMBOT_COMPLAINT_SLA_DAYS")
+    # Office minutes between a finished request and its survey invitation.
+    survey_delay_min: int = Field(default=60, ge=0, le=24 * 60, alias="KIMBOT_SURVEY_DELAY_MIN")
     invitation_ttl_h: int = Field(default=72, ge=1, le=24 * 90, alias="KIMBOT_INVITATION_TTL_H")
+    # Retention (bot/retention.py): delivered notifications and replay marks are pruned.
+    keep_sent_days: int = Field(default=30, ge=1, le=3650, alias="KIMBOT_KEEP_SENT_DAYS")
+    keep_updates_days: int = Field(default=7, ge=1, le=3650, alias="KIMBOT_KEEP_UPDATES_DAYS")
+    # Opt-in: log message contents of failed updates (personal data: debugging only).
+    log_contents: bool = Field(default=False, alias="KIMBOT_LOG_CONTENTS")
     # Where attachments are kept, once each, by content hash (file:// only for now).
     file_store: str = Field(default="file://kimbot-files", alias="KIMBOT_FILE_STORE")
+    # WhatsApp Cloud API (served when phone id, token, app secret and verify token are set).
+    whatsapp_phone_id: str | None = Field(default=None, alias="WHATSAPP_PHONE_ID")
+    whatsapp_token: SecretStr | None = Field(default=None, alias="WHATSAPP_TOKEN")
+    whatsapp_app_secret: SecretStr | None = Field(default=None, alias="WHATSAPP_APP_SECRET")
+    whatsapp_verify_token: SecretStr | None = Field(default=None, alias="WHATSAPP_VERIFY_TOKEN")
+    whatsapp_number: str = Field(default="", alias="WHATSAPP_NUMBER")  # for wa.me links
+    whatsapp_graph_url: str | None = Field(default=None, alias="KIMBOT_WHATSAPP_GRAPH_URL")
+    whatsapp_rate_per_s: float = Field(default=80.0, gt=0, le=1000, alias="KIMBOT_WHATSAPP_RATE")
+    whatsapp_per_chat_interval_s: float = Field(default=6.0, ge=0, le=60,
+                                                alias="KIMBOT_WHATSAPP_PER_CHAT_INTERVAL")
+    # Template messages (registered in WhatsApp Manager, in id and en) used outside the
+    # 24-hour window: one body parameter, the notification's text.
+    whatsapp_template_notify: str = Field(default="kimbot_pemberitahuan",
+                                          alias="WHATSAPP_TEMPLATE_NOTIFY")
+    whatsapp_template_broadcast: str = Field(default="kimbot_siaran",
+                                             alias="WHATSAPP_TEMPLATE_BROADCAST")
+    # The web server (WhatsApp webhook; later Telegram webhooks and /healthz).
+    listen: str = Field(default="127.0.0.1:8080", alias="KIMBOT_LISTEN")
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        """All four WhatsApp settings are there."""
+        return bool(self.whatsapp_phone_id and self.whatsapp_token
+                    and self.whatsapp_app_secret and self.whatsapp_verify_token)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

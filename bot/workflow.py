@@ -6,13 +6,14 @@ Every change and the notifications it causes are written in the caller's transac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.clock import Clock, from_db, to_db
+from bot.counters import next_number
 from bot.errors import BadInput, NotAllowed, NotFound, Stale
 from bot.models import (
     AgendaCounter,
@@ -65,6 +66,8 @@ class Workflow:
         self.registry = registry
         self.clock = clock
         self.sla = sla or Sla(registry, clock)
+        # Run in the same transaction when a case is finished (the SKM survey invitation).
+        self.on_finish: list[Callable[[Session, Case], object]] = []
 
     # -- lookups -------------------------------------------------------------------------
 
@@ -109,25 +112,7 @@ class Workflow:
     # -- agenda book ---------------------------------------------------------------------
 
     def _next_agenda(self, session: Session, office: str, year: int) -> int:
-        """Next running number; the row lock serialises concurrent workers on PostgreSQL."""
-        for _ in range(3):
-            counter = session.exec(
-                select(AgendaCounter)
-                .where(AgendaCounter.office == office)
-                .where(AgendaCounter.year == year)
-                .with_for_update()
-            ).first()
-            if counter is not None:
-                counter.last += 1
-                session.add(counter)
-                session.flush()
-                return counter.last
-            try:
-                with session.begin_nested():
-                    session.add(AgendaCounter(office=office, year=year, last=0))
-            except IntegrityError:
-                continue  # another worker created it first; lock theirs
-        raise RuntimeError("agenda counter could not be locked")
+        return next_number(session, AgendaCounter, office, year)
 
     # -- starting ------------------------------------------------------------------------
 
@@ -236,6 +221,11 @@ class Workflow:
         case = session.exec(select(Case).where(Case.id == case_id).with_for_update()).first()
         if case is None:
             raise NotFound()
+        # Authorisation first: someone with no role in the office learns nothing about the
+        # case (not its agenda number, not that it moved on).
+        if user.id is None or not user.active or not self.roles_of(session, user.id,
+                                                                   case.office):
+            raise NotAllowed()
         if case.status == "finished":
             raise Stale("error.case_closed", agenda=case.agenda_number)
         if case.version != version or case.status != "open":
@@ -297,6 +287,8 @@ class Workflow:
                 notify(session, self.clock, case.requester_id, "notify.member_finished",
                        case_id=case.id, agenda=case.agenda_number, subject=case.subject,
                        note=note)
+            for hook in self.on_finish:
+                hook(session, case)
             return Moved(case, action, None, finished=True)
         if action.to_requester:
             assert case.requester_id is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot.settings import Settings
-from bot.sop.loader import OFFICES_FILE, SopError, load_offices, load_sop_file
+from bot.sop.loader import OFFICES_FILE, SKM_FILE, SopError, load_offices, load_sop_file
 from bot.sop.model import Office
 
 
@@ -39,6 +40,18 @@ def sop_check(files: list[str], sop_dir: Path) -> int:
             print(f"✗ {path}: berkas tidak ada / file not found")
             failed += 1
             continue
+        if path.name == SKM_FILE:  # the satisfaction survey: checked as such, not an SOP
+            from bot.survey import SkmError, read_form
+
+            try:
+                form = read_form(path)
+            except SkmError as exc:
+                print(f"✗ {exc}")
+                failed += 1
+                continue
+            print(f"✓ {path.name}: SKM — {len(form.elements)} unsur, "
+                  f"{len(form.profile)} pertanyaan profil")
+            continue
         try:
             sop = load_sop_file(path, offices)
         except SopError as exc:
@@ -62,7 +75,7 @@ def _not_an_sop(path: Path) -> bool:
     """offices.yaml, or a YAML file without a `prosedur` table: nothing to draw."""
     import yaml
 
-    if path.name == OFFICES_FILE:
+    if path.name in (OFFICES_FILE, SKM_FILE):
         return True
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -228,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="run the bot with long polling (TELEGRAM_BOT_TOKEN)")
     demo = sub.add_parser("demo", help="play a whole request offline against a fake Bot API")
     demo.add_argument("--quiet", action="store_true", help="print only the summary")
+    demo.add_argument("--channel", choices=["telegram", "whatsapp"], default="telegram",
+                      help="whatsapp: the member on WhatsApp, the officials on Telegram")
     demo.add_argument("--db", metavar="FILE",
                       help="keep the demo's SQLite database here (for kimbot pdf / export)")
     sub.add_parser("migrate", help="create or upgrade the database schema")
@@ -290,14 +305,26 @@ def main(argv: list[str] | None = None) -> int:
         Database(settings.database_url).migrate()
         print("database is at the latest schema")
         return 0
+    if args.command == "demo" and args.channel == "whatsapp":
+        from handlers.whatsapp.demo import run_demo as run_wa_demo
+
+        return run_wa_demo(quiet=args.quiet)
     if args.command == "demo":
         from handlers.telegram.demo import run_demo
 
         return run_demo(quiet=args.quiet, db=args.db)
     settings = _settings()
+    if settings.whatsapp_enabled:  # WhatsApp's webhook server, and Telegram when its token is set
+        import asyncio
+
+        from handlers.web import run_channels
+
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run_channels(settings))
+        return 0
     if settings.telegram_bot_token is None:
-        print("TELEGRAM_BOT_TOKEN is not set (see README); try `kimbot demo` offline.",
-              file=sys.stderr)
+        print("Neither TELEGRAM_BOT_TOKEN nor the WHATSAPP_* settings are set (see README); "
+              "try `kimbot demo` offline.", file=sys.stderr)
         return 2
     from handlers.telegram.app import run_polling
 

@@ -163,8 +163,16 @@ def _step(t: Turn, label_key: str, verb: str, data: BroadcastDraft, **params: ob
     return Button(t.t(label_key, **params), BroadcastStep(verb, data.nonce))
 
 
+def _own_office(t: Turn) -> str | None:
+    """The one office an office-limited admin reaches (None: every office counts)."""
+    mine = t.admin_offices()
+    if set(mine) >= set(t.svc.registry.offices):
+        return None
+    return mine[0] if mine else None
+
+
 def _audience_menu(t: Turn, data: BroadcastDraft) -> Message:
-    everyone = core.count_recipients(t.session, Audience("members"))
+    everyone = core.count_recipients(t.session, Audience("members", office=_own_office(t)))
     rows: Buttons = [
         [_step(t, "bc.button_all", "all", data, count=everyone)],
         [_step(t, "bc.button_district", "dist", data)],
@@ -203,7 +211,8 @@ def _role_menu(t: Turn, data: BroadcastDraft) -> Edit:
 
 
 def _office_menu(t: Turn, data: BroadcastDraft) -> Edit:
-    everywhere = core.count_recipients(t.session, Audience("role", role=data.role))
+    everywhere = core.count_recipients(t.session, Audience("role", role=data.role,
+                                                           office=_own_office(t)))
     rows: Buttons = [[Button(t.t("bc.button_all_offices", count=everywhere),
                              BroadcastPick(0, data.nonce))]]
     for i, code in enumerate(data.offices, start=1):
@@ -328,7 +337,7 @@ def _forward(t: Turn, state: State, data: BroadcastDraft, verb: str) -> Outcome:
         return _preview(t, data, Audience("members"))
     if verb in ("dist", "grp") and state == State.BC_AUDIENCE:
         kind = "district" if verb == "dist" else "group"
-        known = core.audience_values(t.session, kind)
+        known = core.audience_values(t.session, kind, _own_office(t))
         if not known:
             return alert(t.t("bc.none_known"))
         data.kind, data.options, data.chosen = kind, known[:MAX_OPTIONS], []
@@ -336,7 +345,7 @@ def _forward(t: Turn, state: State, data: BroadcastDraft, verb: str) -> Outcome:
         t.go(State.BC_PICK, data)
         return Outcome(edit=_picker(t, data))
     if verb == "role" and state == State.BC_AUDIENCE:
-        data.options = core.role_counts(t.session)
+        data.options = core.role_counts(t.session, _own_office(t))
         t.go(State.BC_ROLE, data)
         return Outcome(edit=_role_menu(t, data))
     if verb == "next" and state == State.BC_PICK:
@@ -379,10 +388,20 @@ def on_stop(t: Turn, intent: BroadcastStop) -> Outcome:
     """The stop button on the progress message: nothing more goes out."""
     if not t.is_admin():
         return alert(t.t("error.admin_only"))
+    row = t.session.get(Broadcast, intent.broadcast_id)
+    if row is None or not _may_stop(t, row):
+        return alert(t.t("error.not_allowed"))
     if not core.cancel(t.session, t.svc.clock, intent.broadcast_id):
         return alert(t.t("bc.not_running"))
     return Outcome(answer=t.t("bc.stopped"),
                    effects=[BroadcastStopped(intent.broadcast_id, t.lang)])
+
+
+def _may_stop(t: Turn, row: Broadcast) -> bool:
+    """Its author, an admin of every office, or an admin of the office it went to."""
+    if row.created_by == t.user_id or _own_office(t) is None:
+        return True
+    return row.office is not None and row.office in t.admin_offices()
 
 
 # =============================================================== after the commit

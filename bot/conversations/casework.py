@@ -9,6 +9,7 @@ from babel.dates import format_date
 from pydantic import Field
 from sqlmodel import select
 
+from bot import clean
 from bot.casework import (
     MAX_TEAM,
     assign_team,
@@ -74,6 +75,8 @@ def _held(t: Turn, case_id: int, version: int) -> tuple[Case, Step]:
     case = t.session.get(Case, case_id)
     if case is None:
         raise NotFound()
+    if not t.svc.workflow.may_view(t.session, case, t.user):
+        raise NotAllowed()  # before anything about the case (issue 12, hole 7)
     if case.status == "finished":
         raise Stale("error.case_closed", agenda=case.agenda_number)
     if case.status != "open" or case.version != version:
@@ -286,12 +289,7 @@ def on_team_date(t: Turn, intent: TeamDate) -> Outcome:
 
 
 def _parse_day(text: str) -> date:
-    if not DATE_TYPED.match(text):
-        raise BadInput("error.bad_date")
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise BadInput("error.bad_date") from None
+    return clean.day(text, key="error.bad_date")
 
 
 def on_team_message(t: Turn, event: MessageEvent) -> Outcome:

@@ -13,14 +13,16 @@ import asyncio
 import logging
 from dataclasses import replace
 
+from bot import clean
 from bot.admin import blocked_user
-from bot.conversations import longtext, router
-from bot.conversations.events import Command, File, Inbound, Press, Text
+from bot.conversations import longtext, router, words
+from bot.conversations.events import Command, Event, File, Inbound, Press, Text
+from bot.conversations.intents import Cmd, Lang
 from bot.conversations.output import Outcome, alert, say
 from bot.conversations.table import Audience
 from bot.conversations.turn import Turn
 from bot.dedupe import first_time
-from bot.errors import KimError
+from bot.errors import KimError, Stale
 from bot.outbox import OUTBOX_WRITTEN
 from bot.people import ensure_user, language_of
 from bot.services import Services
@@ -57,6 +59,7 @@ class Conversations:
         return replace(file, blob=digest, size=len(data))
 
     def run(self, inbound: Inbound) -> Outcome | None:
+        inbound = cleaned(inbound)
         svc = self.svc
         sender = inbound.sender
         with svc.db.session() as session:
@@ -90,6 +93,8 @@ class Conversations:
         try:
             # A savepoint: a refused input leaves everything exactly as it was.
             with t.session.begin_nested():
+                # Channels without slash commands: a command typed as a word is one.
+                event = words.as_command(t, event) or event
                 if isinstance(event, Press):
                     return self._press(t, event)
                 if isinstance(event, Command):
@@ -100,13 +105,19 @@ class Conversations:
             if exc.key in longtext.TOO_LONG_KEYS and isinstance(event, Text):
                 longtext.note_refusal(t, event.text)
             bound = t.ends_dialog_on_refusal or not isinstance(event, Command | Press)
-            if exc.key.startswith(_ENDS_DIALOG) and bound:
+            if (isinstance(exc, Stale) or exc.key.startswith(_ENDS_DIALOG)) and bound:
                 t.end()  # the dialog's case moved on: its next message cannot succeed
             return alert(text) if isinstance(event, Press) else say(text)
 
     def _press(self, t: Turn, press: Press) -> Outcome:
         if press.intent is None:
             return alert(t.t("error.forged"))
+        # Only the language choice is a button a group may press: every other one shows or
+        # changes someone's case or data.
+        if not t.sender.private and not isinstance(press.intent, Lang):
+            return alert(t.t("error.private_only"))
+        if isinstance(press.intent, Cmd):  # a menu row: the command, with its checks
+            return self._command(t, Command(press.intent.name))
         run = router.PRESSES.get(type(press.intent))
         if run is None:
             return alert(t.t("error.forged"))
@@ -121,3 +132,24 @@ class Conversations:
         if spec.private and not t.sender.private:
             return say(t.t("error.private_only"))
         return spec.run(t, command.args)
+
+
+def cleaned(inbound: Inbound) -> Inbound:
+    """The update with every typed text passed through `bot.clean` (one place for all flows):
+    invisible, control and spoofing characters never reach a dialog."""
+    sender = inbound.sender
+    name = clean.line(sender.display_name)
+    if name != sender.display_name:
+        sender = replace(sender, display_name=name)
+    return replace(inbound, sender=sender, event=_cleaned_event(inbound.event))
+
+
+def _cleaned_event(event: Event) -> Event:
+    if isinstance(event, Text):
+        return Text(clean.text(event.text))
+    if isinstance(event, Command):
+        args = tuple(a for a in (clean.line(arg) for arg in event.args) if a)
+        return Command(clean.line(event.name).lower(), args)
+    if isinstance(event, File):
+        return replace(event, caption=clean.text(event.caption), name=clean.line(event.name))
+    return event

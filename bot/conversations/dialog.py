@@ -48,6 +48,12 @@ class State(StrEnum):
     BC_CONFIRM = "bc_confirm"
     # /hapus_data (privacy.py)
     ERASE = "erase"
+    # the SKM survey's suggestion (survey.py)
+    SURVEY_SUGGESTION = "survey_suggestion"
+    # complaints (complaints.py)
+    COMPLAINT_TEXT = "complaint_text"
+    COMPLAINT_FILE = "complaint_file"
+    COMPLAINT_ANSWER = "complaint_answer"
 
 
 class DialogData(BaseModel):

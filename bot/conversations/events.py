@@ -18,6 +18,9 @@ class Sender:
     display_name: str = ""
     client_language: str | None = None
     private: bool = True  # written in the private chat with the bot (not a group)
+    # A channel without slash commands (WhatsApp): command words are typed as plain text.
+    slash_commands: bool = True
+    phone: str = ""  # the number the channel vouches for (WhatsApp: the sender's own)
 
     @property
     def account(self) -> str:

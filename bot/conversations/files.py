@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot import clean
 from bot.conversations.events import File, Unsupported
 from bot.conversations.table import MessageEvent
 from bot.conversations.turn import Turn
@@ -9,13 +10,6 @@ from bot.errors import BadInput
 from bot.workflow import FileIn
 
 PHOTO_MIME = "image/jpeg"
-DOCUMENT_MIMES = {
-    "application/pdf",
-    "image/jpeg",
-    "image/png",
-    "application/msword",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-}
 
 
 def file_in(t: Turn, event: MessageEvent) -> FileIn | None:
@@ -28,17 +22,32 @@ def file_in(t: Turn, event: MessageEvent) -> FileIn | None:
     if not isinstance(event, File):
         return None
     max_mb = t.svc.settings.max_file_mb
-    if event.kind == "document" and event.mime not in DOCUMENT_MIMES:
-        raise BadInput("error.file_type")
     if event.kind not in ("photo", "document"):
         raise BadInput("error.file_type")
     if event.size > max_mb * 1024 * 1024:
         raise BadInput("error.file_too_big", limit=max_mb)
+    # The declared type and name are the sender's word: the stored bytes decide.
+    mime = _sniffed(t, event)
+    if mime is None or (event.kind == "photo" and mime not in (clean.JPEG, clean.PNG)):
+        raise BadInput("error.file_type")
     photo = event.kind == "photo"
-    return FileIn(kind=event.kind, file_ref=event.ref,
-                  file_name=event.name or ("foto.jpg" if photo else ""),
-                  mime=event.mime or (PHOTO_MIME if photo else ""), size=event.size,
-                  blob=event.blob, channel=t.sender.channel)
+    name = clean.file_name(event.name or ("foto.jpg" if photo else ""), mime)
+    return FileIn(kind=event.kind, file_ref=event.ref, file_name=name, mime=mime,
+                  size=event.size, blob=event.blob, channel=t.sender.channel)
+
+
+def _sniffed(t: Turn, event: File) -> str | None:
+    """The type of the file's stored bytes; None when empty, unknown or never fetched."""
+    if not event.blob or event.size <= 0:
+        raise BadInput("error.file_empty") if event.blob else BadInput("error.file_type")
+    try:
+        with t.svc.files.path(event.blob).open("rb") as handle:
+            head = handle.read(65536)
+    except (OSError, ValueError):
+        return None
+    if not head:
+        raise BadInput("error.file_empty")
+    return clean.sniff_declared(head, event.mime, event.name)
 
 
 def as_dict(file: FileIn, label: str) -> dict[str, object]:

@@ -243,10 +243,90 @@ class BroadcastStop(Intent):
     broadcast_id: int
 
 
+@dataclass(frozen=True)
+class Cmd(Intent):
+    """Run a command picked from the menu (channels without slash commands list them)."""
+
+    VERB = "cm"
+    ARGS = r"([a-z_]{1,24})"
+    name: str
+
+
+@dataclass(frozen=True)
+class SurveyAct(Intent):
+    """SKM survey: start, skip, pause, resume it, or finish it without a suggestion."""
+
+    VERB = "sv"
+    ARGS = rf"{_INT} (start|skip|pause|resume|nosugg)"
+    survey_id: int
+    verb: str
+
+
+@dataclass(frozen=True)
+class SurveyAnswer(Intent):
+    """SKM survey: score 1..4 for element u1..u9."""
+
+    VERB = "sa"
+    ARGS = rf"{_INT} (u[1-9]) ([1-4])"
+    survey_id: int
+    element: str
+    score: int
+
+
+@dataclass(frozen=True)
+class SurveyProfile(Intent):
+    """SKM survey: a respondent-profile answer (option "x": prefer not to say)."""
+
+    VERB = "sq"
+    ARGS = rf"{_INT} ([A-Za-z_][A-Za-z0-9_]{{0,11}}) ([A-Za-z_][A-Za-z0-9_]{{0,11}})"
+    survey_id: int
+    question: str
+    option: str
+
+
+@dataclass(frozen=True)
+class ComplaintAct(Intent):
+    """A complaint handler answers a complaint or opens its file."""
+
+    VERB = "pg"
+    ARGS = rf"{_INT} (answer|file)"
+    complaint_id: int
+    verb: str
+
+
+@dataclass(frozen=True)
+class ComplaintStart(Intent):
+    """A member starts a complaint about one of their requests (from /status)."""
+
+    VERB = "pc"
+    ARGS = _INT
+    case_id: int
+
+
+@dataclass(frozen=True)
+class ComplaintDraft(Intent):
+    """A member sends or cancels the complaint being written."""
+
+    VERB = "pd"
+    ARGS = rf"(send|cancel) {_NONCE}"
+    verb: str
+    nonce: str
+
+
+@dataclass(frozen=True)
+class Link(Intent):
+    """Yes, I am the person registered on the other channel with this number (or no)."""
+
+    VERB = "lk"
+    ARGS = r"(yes|no)"
+    answer: str
+
+
 INTENTS: tuple[type[Intent], ...] = (
     Act, Fix, Trail, Service, Office, Lang, Draft, Note, StartSop, StartDraft, DocAttach,
     DocSend, Team, TeamToggle, TeamNext, TeamDate, MembersPage, Erase, BroadcastStep,
-    BroadcastPick, BroadcastStop,
+    BroadcastPick, BroadcastStop, Cmd, Link,
+    SurveyAct, SurveyAnswer, SurveyProfile, ComplaintAct, ComplaintStart, ComplaintDraft,
 )
 _BY_VERB: dict[str, type[Intent]] = {cls.VERB: cls for cls in INTENTS}
 _PATTERNS: dict[type[Intent], re.Pattern[str]] = {cls: cls.pattern() for cls in INTENTS}
@@ -255,7 +335,8 @@ assert len(_BY_VERB) == len(INTENTS), "two intents share a verb"
 
 def parse(data: str | None) -> Intent | None:
     """The intent behind button data, or None (forged or garbled)."""
-    if not data or len(data.encode()) > MAX_BYTES:
+    # surrogatepass: forged data may carry lone surrogates (JSON "\\ud800"); refused below.
+    if not data or len(data.encode(errors="surrogatepass")) > MAX_BYTES:
         return None
     cls = _BY_VERB.get(data.split(" ", 1)[0])
     if cls is None:

@@ -40,3 +40,10 @@ def help_text(tr: Translator, lang: str, *, official: bool, admin: bool) -> str:
     """The member section for everyone, then the officials' and admins' where they apply."""
     names = ["member"] + (["official"] if official else []) + (["admin"] if admin else [])
     return "\n\n".join(section(tr, lang, name) for name in names)
+
+
+def pickable(tr: Translator, lang: str, *, official: bool, admin: bool) -> list[CommandSpec]:
+    """The commands this person may run without arguments, for a menu of buttons."""
+    names = ["member"] + (["official"] if official else []) + (["admin"] if admin else [])
+    specs = [spec for name in names for spec in shown(dict(SECTIONS)[name])]
+    return [s for s in specs if not tr.has(lang, f"cmd.{s.name}.args")]

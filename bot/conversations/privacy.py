@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from bot import admin as admin_core
+from bot.conversations import survey
 from bot.conversations.dialog import DialogData, State
 from bot.conversations.intents import Erase
 from bot.conversations.output import Button, Edit, Message, Outcome, alert, say
@@ -50,7 +51,8 @@ def _data_text(t: Turn) -> str:
 
 def my_data(t: Turn, _args: tuple[str, ...]) -> Outcome:
     """Show the personal data the bot holds about the sender (/dataku)."""
-    return say(_data_text(t))
+    profile = survey.profile_text(t)  # the SKM respondent profile, when given
+    return say(_data_text(t) + (f"\n\n{profile}" if profile else ""))
 
 
 def erase_data(t: Turn, _args: tuple[str, ...]) -> Outcome:

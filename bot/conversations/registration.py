@@ -75,8 +75,12 @@ def on_message(t: Turn, event: MessageEvent) -> Outcome:
     index = [name for name, _ in FIELDS].index(field)
     if index + 1 < len(FIELDS):
         name, next_state = FIELDS[index + 1]
-        t.go(next_state, data)
-        return Outcome([_ask(t, name)])
+        if name == "phone" and t.sender.phone:
+            # The channel vouches for the sender's number (WhatsApp): nothing to ask.
+            data[name] = clean_phone(t.sender.phone)
+        else:
+            t.go(next_state, data)
+            return Outcome([_ask(t, name)])
     offices = list(t.svc.registry.offices)
     if len(offices) > 1:
         t.go(State.REG_OFFICE, data)

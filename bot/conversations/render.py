@@ -111,6 +111,11 @@ def notification(
                                row.case_version, row.actions)
         else:
             rows = [[Button(tr.text(lang, "button.trail"), intents.Trail(row.case_id))]]
+    # Buttons the row names itself: [label key, intent string] (survey, complaints).
+    for label, data in params.get("buttons") or []:
+        intent = intents.parse(str(data))
+        if intent is not None:
+            rows.append([Button(tr.text(lang, str(label)), intent)])
     return text, rows
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 
+from bot import clean
 from bot import export as exports
 from bot.charts import render_sop_chart
 from bot.conversations.output import Message, Outcome, OutFile, clip
@@ -117,6 +118,9 @@ def summary_text(t: Turn, report: PeriodReport) -> str:
                  for o in report.late_by_official]
     parts.append("\n".join([t.t("report.officials_header"), *_limited(t, officials)])
                  if officials else t.t("report.officials_none"))
+    c = report.complaints
+    parts.append(t.t("report.complaints", received=c.received, answered=c.answered,
+                     on_time=c.on_time, overdue=c.overdue_open))
     return clip("\n\n".join(parts))
 
 
@@ -153,11 +157,11 @@ def ekspor(t: Turn, args: tuple[str, ...]) -> Outcome:
     """Send the agenda book or the trail of a year as a file (/ekspor agenda|jejak xlsx|csv
     [OFFICE] [YEAR])."""
     words = [a.lower() for a in args]
-    years = [a for a in words[2:] if a.isdigit()]
+    years = [a for a in words[2:] if clean.is_number(a)]  # ASCII only: not "²⁰²⁶"
     if (len(words) < 2 or words[0] not in exports.KINDS or words[1] not in WRITERS
             or len(years) > 1 or (years and not 2000 <= int(years[0]) <= 2999)):
         raise BadInput("export.usage", offices=", ".join(t.admin_offices()))
-    office = _pick_office(t, [a for a in words[2:] if not a.isdigit()], "export.usage")
+    office = _pick_office(t, [a for a in words[2:] if not clean.is_number(a)], "export.usage")
     year = int(years[0]) if years else office_today(t.svc.registry, office,
                                                     t.svc.clock.now()).year
     kind, fmt = exports.KINDS[words[0]], words[1]

@@ -12,7 +12,7 @@ from bot.conversations import files, registration, render
 from bot.conversations.dialog import DialogData, State
 from bot.conversations.drafts import stale_press
 from bot.conversations.events import Text
-from bot.conversations.intents import Draft, Service, Trail
+from bot.conversations.intents import ComplaintStart, Draft, Service, Trail
 from bot.conversations.output import Button, Buttons, Edit, Message, Outcome, alert, say
 from bot.conversations.table import MessageEvent
 from bot.conversations.turn import Turn
@@ -165,6 +165,7 @@ def status(t: Turn, _args: tuple[str, ...]) -> Outcome:
         return say(t.t("status.none"))
     body = "\n\n".join(render.case_line(t.svc.tr, t.lang, t.svc.registry, line)
                        for line in lines)
-    rows: Buttons = [[Button(t.t("button.trail_of", agenda=line.agenda), Trail(line.case_id))]
+    rows: Buttons = [[Button(t.t("button.trail_of", agenda=line.agenda), Trail(line.case_id)),
+                      Button(t.t("button.complaint_of"), ComplaintStart(line.case_id))]
                      for line in lines[:5]]
     return say(t.t("status.header", count=len(lines)) + "\n\n" + body, rows)

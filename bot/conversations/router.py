@@ -11,7 +11,9 @@ from bot.conversations import (
     admin,
     broadcast,
     casework,
+    complaints,
     internal,
+    linking,
     longtext,
     officials,
     printing,
@@ -20,6 +22,7 @@ from bot.conversations import (
     reports,
     request,
     start,
+    survey,
 )
 from bot.conversations import intents as i
 from bot.conversations.dialog import State
@@ -38,32 +41,37 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("batal", start.cancel, A.MEMBER, ("cancel",)),
     CommandSpec("bahasa", start.language, A.MEMBER, ("language",)),
     CommandSpec("dataku", privacy.my_data, A.MEMBER, ("mydata",), private=True),
-    CommandSpec("hapus_data", privacy.erase_data, A.MEMBER, ("erase_data",)),
+    CommandSpec("hapus_data", privacy.erase_data, A.MEMBER, ("erase_data",), private=True),
     CommandSpec("berhenti", broadcast.unsubscribe, A.MEMBER, ("unsubscribe",)),
     CommandSpec("langganan", broadcast.subscribe, A.MEMBER, ("subscribe",)),
     CommandSpec("bantuan", start.help_command, A.MEMBER, ("help",)),
+    CommandSpec("survei", survey.resume_command, A.MEMBER, ("survey",), private=True),
+    CommandSpec("pengaduan", complaints.command, A.MEMBER, ("complaint",), private=True),
+    CommandSpec("menu", start.menu_command, A.MEMBER, menu=False),
     # officials
-    CommandSpec("tugas", officials.tasks, A.OFFICIAL, ("tasks",)),
+    CommandSpec("tugas", officials.tasks, A.OFFICIAL, ("tasks",), private=True),
     CommandSpec("disposisi", officials.disposisi, A.OFFICIAL, private=True),
-    CommandSpec("cetak", printing.cetak, A.OFFICIAL, ("print",)),
+    CommandSpec("cetak", printing.cetak, A.OFFICIAL, ("print",), private=True),
     CommandSpec("mulai", internal.start_sop, A.OFFICIAL, ("start_sop",)),
-    CommandSpec("dokumen", casework.documents, A.OFFICIAL, ("documents",)),
+    CommandSpec("dokumen", casework.documents, A.OFFICIAL, ("documents",), private=True),
     # admins
     CommandSpec("siaran", broadcast.start_broadcast, A.ADMIN, ("broadcast",)),
-    CommandSpec("undang", admin.invite, A.ADMIN, ("invite",)),
-    CommandSpec("agenda", admin.agenda, A.ADMIN),
-    CommandSpec("plt", admin.plt, A.ADMIN, ("acting",)),
+    CommandSpec("undang", admin.invite, A.ADMIN, ("invite",), private=True),
+    CommandSpec("agenda", admin.agenda, A.ADMIN, private=True),
+    CommandSpec("plt", admin.plt, A.ADMIN, ("acting",), private=True),
     CommandSpec("plt_batal", admin.plt_revoke, A.ADMIN, ("plt_revoke",)),
     CommandSpec("anggota", admin.members, A.ADMIN, ("members",), private=True),
     CommandSpec("anggota_lihat", admin.member_view, A.ADMIN, ("member",), private=True),
-    CommandSpec("peran", admin.roles, A.ADMIN, ("roles",)),
+    CommandSpec("peran", admin.roles, A.ADMIN, ("roles",), private=True),
     CommandSpec("peran_cabut", admin.role_revoke, A.ADMIN, ("role_revoke",)),
-    CommandSpec("undangan", admin.invitations, A.ADMIN, ("invitations",)),
+    CommandSpec("undangan", admin.invitations, A.ADMIN, ("invitations",),
+                private=True),
     CommandSpec("undangan_batal", admin.invitation_cancel, A.ADMIN, ("invitation_cancel",)),
     CommandSpec("nonaktif", admin.deactivate, A.ADMIN, ("deactivate",)),
     CommandSpec("aktif", admin.activate, A.ADMIN, ("activate",)),
-    CommandSpec("laporan", reports.laporan, A.ADMIN, ("report",)),
-    CommandSpec("ekspor", reports.ekspor, A.ADMIN, ("export",)),
+    CommandSpec("laporan", reports.laporan, A.ADMIN, ("report",), private=True),
+    CommandSpec("ekspor", reports.ekspor, A.ADMIN, ("export",), private=True),
+    CommandSpec("skm", survey.skm_command, A.ADMIN, private=True),
 )
 
 PRESSES: dict[type[i.Intent], PressFn] = {
@@ -88,6 +96,13 @@ PRESSES: dict[type[i.Intent], PressFn] = {
     i.BroadcastStep: broadcast.on_step,
     i.BroadcastPick: broadcast.on_pick,
     i.BroadcastStop: broadcast.on_stop,
+    i.Link: linking.on_link,
+    i.SurveyAct: survey.on_act,
+    i.SurveyAnswer: survey.on_answer,
+    i.SurveyProfile: survey.on_profile,
+    i.ComplaintAct: complaints.on_act,
+    i.ComplaintStart: complaints.on_start,
+    i.ComplaintDraft: complaints.on_draft,
 }
 
 
@@ -125,6 +140,10 @@ DIALOGS: dict[State, DialogFn] = {
     S.BC_OFFICE: broadcast.on_message,
     S.BC_CONFIRM: broadcast.on_message,
     S.ERASE: _leave_and_idle,
+    S.SURVEY_SUGGESTION: survey.on_message,
+    S.COMPLAINT_TEXT: complaints.on_message,
+    S.COMPLAINT_FILE: complaints.on_message,
+    S.COMPLAINT_ANSWER: complaints.on_message,
 }
 assert set(DIALOGS) == set(State), f"states without a flow: {set(State) - set(DIALOGS)}"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from bot.conversations import registration
-from bot.conversations.intents import Lang
+from bot.conversations import linking, registration
+from bot.conversations.intents import Cmd, Lang
 from bot.conversations.output import Button, Edit, Message, Outcome, say
 from bot.conversations.turn import Turn
 from bot.errors import KimError
@@ -16,6 +16,9 @@ INVITE_CODE = re.compile(r"^[A-Za-z0-9_-]{8,32}\Z", re.ASCII)
 
 def idle(t: Turn) -> Outcome:
     """What someone outside any dialog is told when they write."""
+    known = linking.candidate(t) if t.sender.phone else None
+    if known is not None:  # registered on another channel with this number
+        return linking.offer(t, known)
     return say(t.t("idle.unregistered" if t.user.registered_at is None else "idle.registered"))
 
 
@@ -31,7 +34,8 @@ def start(t: Turn, args: tuple[str, ...]) -> Outcome:
     if args:
         return _invitation(t, args[0])
     if t.user.registered_at is None and not bindings_of(t.session, t.user_id):
-        return registration.begin(t)
+        known = linking.candidate(t) if t.sender.phone else None
+        return linking.offer(t, known) if known is not None else registration.begin(t)
     name = t.user.full_name or t.user.display_name
     return Outcome([Message(t.t("start.back", name=name)), help_message(t)])
 
@@ -48,6 +52,16 @@ def _invitation(t: Turn, code: str) -> Outcome:
     return Outcome([Message(t.t("invite.accepted", role=t.svc.tr.role(t.lang, binding.role),
                                 office=office.name if office else binding.office)),
                     help_message(t)])
+
+
+def menu_command(t: Turn, _args: tuple[str, ...]) -> Outcome:
+    """What this person may do, one button per command (a list message on WhatsApp)."""
+    from bot.conversations import menus
+
+    official = bool(bindings_of(t.session, t.user_id))
+    rows = [[Button(f"{spec.name} — {t.t(f'cmd.{spec.name}')}", Cmd(spec.name))]
+            for spec in menus.pickable(t.svc.tr, t.lang, official=official, admin=t.is_admin())]
+    return say(t.t("menu.title"), rows)
 
 
 def help_command(t: Turn, _args: tuple[str, ...]) -> Outcome:

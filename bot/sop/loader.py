@@ -14,6 +14,8 @@ from bot.sop.model import REQUESTER, Action, ActionKind, NoteRule, Office, Sop, 
 from bot.sop.waktu import parse_waktu
 
 OFFICES_FILE = "offices.yaml"
+SKM_FILE = "skm.yaml"  # the satisfaction survey (bot/survey.py), not an SOP
+NOT_SOPS = (OFFICES_FILE, SKM_FILE)
 _CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,23}$")
 _ACTION_CODE = re.compile(r"^[a-z0-9_]{1,12}$")
 # "jika tidak sesuai dikembalikan …" in a Kegiatan: the paper SOP draws a decision there.
@@ -118,6 +120,11 @@ def load_offices(path: Path) -> dict[str, Office]:
             closed_days = parse_closed_days(row.get("hari_libur_kantor"))
         except ValueError as exc:
             raise SopError(path.name, f"kantor {code}: {exc}") from exc
+        handler = row.get("penanganan_pengaduan", "kasi")
+        complaint_role = canonical_role(str(handler))
+        if complaint_role is None:
+            raise SopError(path.name, f"kantor {code}: penanganan_pengaduan {handler!r} bukan "
+                           "peran yang dikenal (mis. kasi, kabid, sekdis)")
         offices[code] = Office(
             code=code,
             name=str(row.get("nama") or code),
@@ -126,6 +133,7 @@ def load_offices(path: Path) -> dict[str, Office]:
             agenda_format=fmt,
             hours=hours,
             closed_days=closed_days,
+            complaint_role=complaint_role,
         )
     return offices
 
@@ -400,7 +408,7 @@ def load_sop_dir(directory: Path) -> tuple[dict[str, Office], list[Sop]]:
     sops: list[Sop] = []
     seen: dict[str, str] = {}
     for path in sorted(directory.glob("*.yaml")):
-        if path.name == OFFICES_FILE:
+        if path.name in NOT_SOPS:
             continue
         sop = load_sop_file(path, offices)
         if sop.code in seen:

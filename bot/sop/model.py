@@ -63,6 +63,8 @@ class Office:
     )
     # Office-declared closed days (cuti bersama …); national holidays come from `holidays`.
     closed_days: frozenset[date] = frozenset()
+    # Who handles complaints (pengaduan) first: `penanganan_pengaduan` in offices.yaml.
+    complaint_role: str = "kasi"
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,10 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     log.error("error while handling update %s (%s)", update.update_id, _kind(update),
               exc_info=context.error)
+    if services(context.application).settings.log_contents:
+        # Opt-in (KIMBOT_LOG_CONTENTS): the whole update, names and text included.
+        log.warning("update %s contents (KIMBOT_LOG_CONTENTS is on): %s", update.update_id,
+                    update.to_dict())
     if update.effective_chat is None:
         return
     svc = services(context.application)
@@ -103,6 +107,9 @@ def build_application(svc: Services) -> Application[Any, Any, Any, Any, Any, Any
     # Opt in to PTB's coming behaviour (durations as timedelta, e.g. RetryAfter.retry_after);
     # without it PTB 22 warns on every 429, and the sender already handles timedelta.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
+    if svc.settings.log_contents:
+        log.warning("KIMBOT_LOG_CONTENTS is on: failed updates are logged with their "
+                    "contents (personal data). Turn it off outside debugging.")
     token = svc.settings.telegram_bot_token
     if token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")

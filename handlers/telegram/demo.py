@@ -15,6 +15,7 @@ from bot.services import Services, build_services
 from bot.settings import Settings
 from fakebotapi import FakeBotApi, FakeUser, SentMessage
 from handlers.telegram.app import build_application, running
+from handlers.telegram.demo_survey import survey_scenario
 
 ADMIN_ID = 9000
 SOP_CODE = "lmj-layanan-kim"
@@ -163,9 +164,9 @@ async def _scenario(api: FakeBotApi, svc: Services, out: Transcript) -> bool:
     out.say(me, "/status")
     await member.send("/status")
     out.show(member, me)
-    ok = finished()
-    print("\nDEMO " + ("SELESAI: permohonan melewati 8 langkah SOP Lumajang dan diarsipkan."
-                       if ok else "GAGAL"))
+    ok = finished() and await survey_scenario(api, svc, out, member, me, admin)
+    print("\nDEMO " + ("SELESAI: permohonan melewati 8 langkah SOP Lumajang dan diarsipkan; "
+                       "anggota mengisi survei kepuasan (SKM)." if ok else "GAGAL"))
     return ok
 
 

@@ -85,6 +85,11 @@ async def edit(query: CallbackQuery, change: Edit) -> None:
                     reply_markup=markup)
             else:
                 await query.edit_message_reply_markup(markup)
+        elif change.text is not None and isinstance(message, TgMessage) and (
+                message.text is None and message.caption is not None):
+            # A document or photo (a forged press may point at one): its caption changes.
+            await query.edit_message_caption(clip(change.text, CAPTION_LIMIT),
+                                             reply_markup=markup)
         elif change.text is not None:
             await query.edit_message_text(clip(change.text), reply_markup=markup)
         else:

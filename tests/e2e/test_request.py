@@ -178,7 +178,8 @@ async def test_two_requests_get_001_then_002_and_status_shows_them(kimbot: KimBo
         assert "Langkah 1: Anggota KIM menemui petugas" in lines  # the step
         assert "Ditangani: Staf Administrasi (Ana, Sari)" in lines  # holder role and names
         assert any(re.fullmatch(f"Sejak: {WHEN_WIB}", line) for line in lines)  # since when
-    assert labels(wati, status) == [f"📋 {second}", f"📋 {first}"]
+    complain = text("button.complaint_of")  # each request's line has its complaint button
+    assert labels(wati, status) == [f"📋 {second}", complain, f"📋 {first}", complain]
 
 
 async def test_pressing_kirim_twice_registers_one_letter(kimbot: KimBot) -> None:

@@ -19,11 +19,11 @@ def text(key: str, lang: str = "id", **params: Any) -> str:
 # What /bantuan and the command menus list, written out here (not read from the command
 # table) so that a command dropped from the table fails the tests.
 MEMBER_COMMANDS = ("permohonan", "status", "batal", "bahasa", "dataku", "hapus_data",
-                   "berhenti", "langganan", "bantuan")
+                   "berhenti", "langganan", "bantuan", "survei", "pengaduan")
 OFFICIAL_COMMANDS = ("tugas", "disposisi", "cetak", "mulai", "dokumen")
 ADMIN_COMMANDS = ("siaran", "undang", "agenda", "plt", "plt_batal", "anggota", "anggota_lihat",
                   "peran", "peran_cabut", "undangan", "undangan_batal", "nonaktif", "aktif",
-                  "laporan", "ekspor")
+                  "laporan", "ekspor", "skm")
 SECTIONS = {"member": MEMBER_COMMANDS, "official": OFFICIAL_COMMANDS, "admin": ADMIN_COMMANDS}
 
 

@@ -425,7 +425,7 @@ def test_the_summary_text_has_the_numbers(
         "7. 12 menit 30 detik (12 menit 30 detik) / 15 menit kerja · 100% (2/2)",
         "8. 1 menit (1 menit) / 1 menit kerja · 100% (2/2)",
     ]
-    assert lines[-6:] == [
+    assert lines[-8:] == [
         "⏰ Terlambat sekarang (1):",
         "• 003/SM/DISKOMINFO-LMJ/2026 langkah 2 — Staf Administrasi: Staf A, Staf B — "
         "terlambat 23 menit",
@@ -433,4 +433,6 @@ def test_the_summary_text_has_the_numbers(
         "Langkah yang selesai terlambat dalam periode, per pejabat:",
         "• Kadin (Kepala Dinas): 1 dari 2 langkah",
         "• Staf A (Staf Administrasi): 1 dari 6 langkah",
+        "",
+        "📣 Pengaduan: 0 masuk, 0 dijawab (0 tepat waktu); 0 masih terbuka melewati batas.",
     ]

@@ -207,8 +207,9 @@ def test_draw_takes_a_glob_of_the_sop_folder_and_skips_the_office_list(
     assert any(f.endswith("offices.yaml") for f in files)
     assert main(["sop", "draw", *files]) == 0
     out, err = capsys.readouterr()
-    assert out.count("flowchart") == len(files) - 1  # every SOP drawn
+    assert out.count("flowchart") == len(files) - 2  # every SOP drawn
     assert "offices.yaml: bukan SOP, dilewati / not an SOP, skipped" in err
+    assert "skm.yaml: bukan SOP, dilewati / not an SOP, skipped" in err
     assert main(["sop", "draw", *files, "-o", str(tmp_path / "alur")]) == 0
     drawn = sorted(p.name for p in (tmp_path / "alur").iterdir())
     assert drawn == ["klk-bentuk-kim.mmd", "lmj-layanan-kim.mmd"]
