@@ -14,7 +14,6 @@ import logging
 from dataclasses import replace
 
 from bot import clean
-from bot.admin import blocked_user
 from bot.conversations import longtext, router, words
 from bot.conversations.events import Command, Event, File, Inbound, Press, Text
 from bot.conversations.intents import Cmd, Lang
@@ -66,15 +65,15 @@ class Conversations:
             if not first_time(session, svc.clock, inbound.key):
                 log.info("skipping replayed update %s", inbound.key)
                 return None
-            admin = svc.is_admin(sender.account)
-            blocked = None if admin else blocked_user(session, sender.channel, sender.account_id)
-            if blocked is not None:
-                lang = language_of(blocked, svc.settings.default_language)
-                log.info("refused an update from deactivated user %s", blocked.id)
+            # One lookup serves both: the person, and whether an admin deactivated them
+            # (admins are never stopped).
+            user = ensure_user(session, svc.clock, sender)
+            if not user.active and not svc.is_admin(sender.account):
+                lang = language_of(user, svc.settings.default_language)
+                log.info("refused an update from deactivated user %s", user.id)
                 text = svc.tr.text(lang, "account.blocked")
                 return alert(text) if isinstance(inbound.event, Press) else (
                     say(text) if sender.private else Outcome())
-            user = ensure_user(session, svc.clock, sender)
             t = Turn(svc, session, user, language_of(user, svc.settings.default_language),
                      sender)
             outcome = self._dispatch(t, inbound)
