@@ -108,6 +108,12 @@ class KimBot:
                        "Kecamatan Tempeh"]:
             await user.send(answer)
         await user.share_contact("+6281234567890")
+        # "Phone saved" and the office question are two messages: the second may come a
+        # moment after the bot looked quiet, so wait for its buttons before pressing one.
+        await self.api.wait_until(
+            lambda: any(m.has_inline_keyboard for m in user.messages[-2:]),
+            timeout=user.timeout,
+            message=lambda: f"no office question:\n{self.api.dump_chat(user.chat_id)}")
         await user.click(office)
         return user
 
