@@ -114,12 +114,15 @@ async def child_kim(args: argparse.Namespace) -> None:
 
     from bot.services import build_services
     from handlers.telegram.app import build_application, running
+    from handlers.telegram.request import lean_request
 
     svc = build_services(kim_settings(args))
     # Notifications go out through a second token, so the harness can tell outbox
     # deliveries from replies to an update. Same sender code, same server.
+    # Same HTTP layer as the application's bot (handlers.telegram.app).
     outbox_bot: ExtBot[Any] = ExtBot(args.outbox_token, base_url=args.base_url,
-                                     base_file_url=args.file_url)
+                                     base_file_url=args.file_url,
+                                     request=lean_request(args.base_url, 256))
     await outbox_bot.initialize()
     try:
         application = build_application(svc)
@@ -179,10 +182,17 @@ class BenchApi(FakeBotApi):
     def __init__(self) -> None:
         super().__init__()
         self.tracker: Tracker | None = None
+        self.counts: Counter[tuple[str, str]] = Counter()  # (token, method) -> Bot API calls
 
     async def _handle_method(self, request: web.Request) -> web.Response:
-        _TOKEN.set(request.match_info["token"])
+        token = request.match_info["token"]
+        _TOKEN.set(token)
+        self.counts[token, request.match_info["method"]] += 1
         return await super()._handle_method(request)
+
+    def calls_by(self, token: str) -> Counter[str]:
+        """Bot API calls so far with `token`, by method (getUpdates included)."""
+        return Counter({m: n for (t, m), n in self.counts.items() if t == token})
 
     def _new_message(self, chat_id: int, **kwargs: Any) -> SentMessage:
         msg = super()._new_message(chat_id, **kwargs)
@@ -520,6 +530,13 @@ class Phase:
     truncated: bool = False  # closed loop: stopped by MAX_CLOSED_LOOP_S before the burst
     bot_cpu: float = math.nan  # CPU seconds of the bot process during the phase
     harness_cpu: float = math.nan  # CPU seconds of this process (fake server + people)
+    calls: Counter[str] = field(default_factory=Counter)  # replies' Bot API calls, by method
+    outbox_calls: int = 0  # calls by the outbox sender (notifications), other token
+
+    def calls_per_update(self, *, polling: bool = False) -> float:
+        """Bot API calls per handled update: replies (or getUpdates alone with `polling`)."""
+        n = sum(v for m, v in self.calls.items() if (m.lower() == "getupdates") == polling)
+        return n / max(len(self.handled), 1)
 
     @property
     def bot_cpu_ms(self) -> float:
@@ -805,10 +822,14 @@ async def run_bot(api: BenchApi, tracker: Tracker, child: Child, actors: list[Ac
         if child.profile:
             await child.command("profile-start")
         bot_cpu, own_cpu = await child.cpu(), time.process_time()
+        calls, outbox = api.calls_by(child.token), api.calls_by(OUTBOX_TOKEN)
         saturation = await bench.closed_loop(
             f"{label} saturation (closed loop, {len(actors)} users)", actors, args.burst)
         saturation.bot_cpu = await child.cpu() - bot_cpu
         saturation.harness_cpu = time.process_time() - own_cpu
+        saturation.calls = api.calls_by(child.token) - calls
+        if child.kind == "kim":
+            saturation.outbox_calls = (api.calls_by(OUTBOX_TOKEN) - outbox).total()
         latency = await bench.open_loop(f"{label} open loop {args.rate:g}/s", actors, extra,
                                         args.rate, args.seconds)
         if child.profile:
@@ -904,6 +925,14 @@ def report(args: argparse.Namespace, kim: BotResult, echo: BotResult, port: int,
               f"{sat.harness_cpu_ms:.2f} ms in the fake server + simulated people")
     print(f"CPU-bound estimate of the ratio (echo CPU / KIM-Bot CPU per update): "
           f"{echo.saturation.bot_cpu_ms / kim.saturation.bot_cpu_ms:.3f}")
+    for name, result in (("KIM-Bot", kim), ("echo", echo)):
+        sat = result.saturation
+        top = ", ".join(f"{m} {n / max(len(sat.handled), 1):.2f}"
+                        for m, n in sat.calls.most_common() if m.lower() != "getupdates")
+        outbox = (f"; outbox sender {sat.outbox_calls / max(len(sat.handled), 1):.2f}"
+                  if name == "KIM-Bot" else "")
+        print(f"{name} saturation: Bot API calls per update {sat.calls_per_update():.2f} "
+              f"({top}), getUpdates {sat.calls_per_update(polling=True):.2f}{outbox}")
     print(f"KIM-Bot: {kim.submitted} requests submitted, {kim.acted} official actions "
           f"completed, {kim.notifications} outbox messages delivered during the run")
     for name, result in (("KIM-Bot", kim), ("echo", echo)):
@@ -935,7 +964,10 @@ def summary_line(kim: BotResult, echo: BotResult) -> str:
     ratio = workflow_ups / echo_ups if echo_ups else 0.0
     p99 = pct(kim.latency.latencies(), 99)
     return (f"workflow_ups={workflow_ups:.1f} echo_ups={echo_ups:.1f} ratio={ratio:.3f} "
-            f"p99_ms={p99:.1f}")
+            f"p99_ms={p99:.1f} kim_cpu_ms={kim.saturation.bot_cpu_ms:.2f} "
+            f"echo_cpu_ms={echo.saturation.bot_cpu_ms:.2f} "
+            f"kim_calls={kim.saturation.calls_per_update():.2f} "
+            f"echo_calls={echo.saturation.calls_per_update():.2f}")
 
 
 def keep_logs(workdir: Path, dest: Path) -> None:

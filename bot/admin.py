@@ -383,9 +383,10 @@ def member_view(session: Session, scope: AdminScope, external_id: str,
         raise NotAllowed("admin.person_refused", name=_name(user))
     log.info("admin %s viewed the profile of user %s", scope.account, user.id)
     visible = set(scope.offices)
+    theirs = [col(Case.requester_id) == user.id, col(Case.office).in_(visible)]
+    total = session.exec(select(func.count()).select_from(Case).where(*theirs)).one()
     cases = session.exec(
-        select(Case).where(Case.requester_id == user.id)
-        .where(col(Case.office).in_(visible)).order_by(col(Case.id).desc())
+        select(Case).where(*theirs).order_by(col(Case.id).desc()).limit(limit)
     ).all()
     roles = session.exec(
         select(RoleBinding).where(RoleBinding.user_id == user.id)
@@ -398,8 +399,8 @@ def member_view(session: Session, scope: AdminScope, external_id: str,
         language=user.language, subscribed=user.subscribed,
         roles=[(b.office, b.role) for b in roles],
         cases=[CaseRow(c.agenda_number, c.subject, c.status, c.step_no, c.office)
-               for c in cases[:limit]],
-        total_cases=len(cases),
+               for c in cases],
+        total_cases=int(total),
     )
 
 

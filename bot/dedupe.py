@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -13,6 +14,19 @@ from bot.models import ProcessedUpdate
 
 # Dialects with INSERT ... ON CONFLICT DO NOTHING: one statement, no read, no savepoint.
 _UPSERT: dict[str, Any] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+# The advisory-lock key space of per-person locks (two int4 keys; single-key locks, e.g. a
+# migration lock, live in another space).
+PERSON_LOCKS = 0x4B494D  # "KIM"
+
+
+def lock_person(session: Session, account: str) -> None:
+    """On PostgreSQL, wait until no other transaction handles this person's update; held
+    until this transaction ends. (SQLite has one writer at a time anyway.)"""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:account))"),
+                        {"space": PERSON_LOCKS, "account": account})
 
 
 def first_time(session: Session, clock: Clock, key: str) -> bool:

@@ -9,8 +9,8 @@ of every outcome.
 
 Two crash policies, one mechanism:
 
-* **Notifications: at least once.** A claimed row has a lease (`outbox.LEASE`); expired
-  leases are released every `RELEASE_EVERY_S`, so rows a killed process held go out again.
+* **Notifications: at least once.** A claimed row has a lease (KIMBOT_OUTBOX_LEASE, 60 s);
+  expired leases are released every half lease, so rows a killed process held go out again.
   Each attachment delivered is recorded at once (`outbox.note_files_sent`), so a retry
   sends only what did not arrive. Claims are small (`NOTIFY_BATCH`).
 * **Broadcasts: at most once.** A delivery is committed `sending` right before its
@@ -41,11 +41,12 @@ from typing import Any, Protocol
 from sqlmodel import Session
 
 from bot import broadcast as bc
-from bot import outbox
+from bot import metrics, outbox
 from bot.broadcast import Claim, Progress
 from bot.conversations import broadcast as texts
 from bot.conversations.output import CAPTION_LIMIT, Buttons, Message, OutFile, clip
 from bot.conversations.render import notification
+from bot.faults import crash_point
 from bot.files import FileStore, ref_for, remember_ref
 from bot.models import Attachment, Broadcast, Case, Notification, User
 from bot.people import chats_on, language_of
@@ -179,6 +180,7 @@ class DeliveryLoop:
         self._runs: dict[int, _Run] = {}
         self._released_at = 0.0
         self._retention = RetentionTimer()
+        self._stopping = False
 
     # -- life -----------------------------------------------------------------------------
 
@@ -188,6 +190,7 @@ class DeliveryLoop:
 
     async def start(self) -> None:
         """Settle what a stopped or crashed process left, then deliver in the background."""
+        self._stopping = False
         with self.svc.db.session() as session:
             outbox.release_stale(session, self.svc.clock, self.channel.name)
             resumed = bc.resume_running(session)
@@ -199,6 +202,11 @@ class DeliveryLoop:
     async def stop(self) -> None:
         """Requests under way finish; claimed broadcast rows not begun go back to pending."""
         if self._task is not None:
+            # Let the pass under way end (its claimed notifications go out), then cancel.
+            self._stopping = True
+            self._wake.set()
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(self._task), STOP_GRACE_S)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -217,7 +225,7 @@ class DeliveryLoop:
         return True
 
     async def _main(self) -> None:
-        while True:
+        while not self._stopping:
             handled = 0
             try:
                 self._release_stale()
@@ -237,7 +245,8 @@ class DeliveryLoop:
 
     def _release_stale(self) -> None:
         """Expired leases (a killed process's claims) back to pending, every so often."""
-        if time.monotonic() - self._released_at < RELEASE_EVERY_S:
+        every = min(RELEASE_EVERY_S, self.svc.settings.outbox_lease_s / 2)
+        if time.monotonic() - self._released_at < every:
             return
         self._released_at = time.monotonic()
         with self.svc.db.session() as session:
@@ -291,7 +300,8 @@ class DeliveryLoop:
         name = self.channel.name
         notices: list[_Notice] = []
         with svc.db.session() as session:
-            rows = outbox.claim_due(session, svc.clock, limit, channel=name)
+            rows = outbox.claim_due(session, svc.clock, limit, channel=name,
+                                    lease=timedelta(seconds=svc.settings.outbox_lease_s))
             chats = chats_on(session, [r.recipient_id for r in rows], name)
             for row in rows:
                 assert row.id is not None
@@ -343,24 +353,37 @@ class DeliveryLoop:
             for item, att_id in zip(notice.files, notice.file_ids, strict=True):
                 await self.limiter.acquire()
                 sent = await self.send(notice.chat_id, Message(files=[item]))
+                crash_point("notify.before_record")  # the crash test's kill -9 (bot/faults.py)
                 self.remember(item, sent)
                 with svc.db.session() as session:
                     outbox.note_files_sent(session, notice.row_id, [att_id])
+                crash_point("notify.after_part")
             await self.limiter.acquire()
             await self.send(notice.chat_id, Message(notice.text, notice.buttons))
         except RateLimited as exc:
+            self.count_outcome(NOTIFICATION, metrics.LIMITED)
             self._retry(notice, exc.reason, timedelta(seconds=exc.seconds))
         except (Unreachable, Rejected) as exc:
+            unreachable = isinstance(exc, Unreachable)
+            self.count_outcome(NOTIFICATION,
+                               metrics.UNREACHABLE if unreachable else metrics.FAILED)
             with svc.db.session() as session:
                 outbox.mark_failed(session, svc.clock, notice.row_id, exc.reason)
         except DeliveryError as exc:  # not delivered, or maybe: at least once, so again
+            self.count_outcome(NOTIFICATION, metrics.FAILED)
             self._retry(notice, exc.reason)
         except Exception as exc:  # a bug: keep the row, try again later
             log.exception("%s: notification %s failed", self.channel.name, notice.row_id)
+            self.count_outcome(NOTIFICATION, metrics.FAILED)
             self._retry(notice, f"error: {type(exc).__name__}")
         else:
             with svc.db.session() as session:
                 outbox.mark_sent(session, svc.clock, notice.row_id)
+            self.count_outcome(NOTIFICATION, metrics.SENT)
+
+    def count_outcome(self, kind: str, outcome: str) -> None:
+        """Count one send's outcome for /metrics."""
+        metrics.delivery(self.channel.name, kind, outcome)
 
     def _retry(self, notice: _Notice, error: str, delay: timedelta | None = None) -> None:
         with self.svc.db.session() as session:
@@ -576,19 +599,26 @@ class _Run:
         except Withdrawn:
             self.holding.discard(job.delivery_id)
         except RateLimited as exc:
+            self.loop.count_outcome(BROADCAST, metrics.LIMITED)
             return self._again(job, exc.reason, LIMITED)
         except Unreachable as exc:
+            self.loop.count_outcome(BROADCAST, metrics.UNREACHABLE)
             self._settle(job, bc.mark_unreachable, exc.reason)
         except Rejected as exc:
+            self.loop.count_outcome(BROADCAST, metrics.FAILED)
             self._settle(job, bc.mark_failed, exc.reason)
         except Unconfirmed as exc:  # it left; maybe delivered: never repeated
+            self.loop.count_outcome(BROADCAST, metrics.FAILED)
             self._settle(job, bc.mark_unconfirmed, exc.reason)
         except Transient as exc:  # it did not leave, or was refused: again
+            self.loop.count_outcome(BROADCAST, metrics.FAILED)
             return self._again(job, exc.reason, RETRY)
         except Exception as exc:  # a bug: record it, keep going with the others
             log.exception("broadcast %s: sending delivery %s failed", self.id, job.delivery_id)
+            self.loop.count_outcome(BROADCAST, metrics.FAILED)
             self._settle(job, bc.mark_failed, f"error: {type(exc).__name__}")
         else:
+            self.loop.count_outcome(BROADCAST, metrics.SENT)
             self._learn(content, sent)
             self.marks.sent(job.delivery_id)
             self.holding.discard(job.delivery_id)

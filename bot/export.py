@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
+from sqlalchemy import ColumnElement, func
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col
 
 from bot.clock import from_db
 from bot.errors import BadInput
@@ -46,7 +49,9 @@ class Table:
 
     title: str
     header: list[str]
-    rows: list[list[Any]] = field(default_factory=list)
+    # Tuples: of plain values, the garbage collector stops tracking them, so a year of a
+    # large office does not make every full collection (GIL held) walk all its rows.
+    rows: list[Sequence[Any]] = field(default_factory=list)
     date_columns: frozenset[int] = frozenset()
 
 
@@ -62,7 +67,7 @@ def _local(moment: datetime | None, timezone: str) -> datetime | None:
     return local.replace(second=0, microsecond=0)
 
 
-def _person(user: User | None, erased: str) -> str:
+def _person(user: User | _Person | None, erased: str) -> str:
     if user is None:
         return "-"
     if user.erased_at is not None:
@@ -75,19 +80,32 @@ def _step_text(sop: Sop | None, number: int) -> str:
     return f"{number}. {' '.join(step.activity.split())}" if step else str(number)
 
 
-def _cases(session: Session, office: str, year: int) -> list[Case]:
-    return list(session.exec(
-        select(Case).where(Case.office == office).where(Case.agenda_year == year)
-        .order_by(col(Case.agenda_seq))))
+class _Person:
+    """What an export shows of a person (plain rows: a year of a large office is many)."""
+
+    __slots__ = ("display_name", "erased_at", "full_name", "kim_group")
+
+    def __init__(self, full_name: str | None, display_name: str, kim_group: str | None,
+                 erased_at: datetime | None) -> None:
+        self.full_name, self.display_name = full_name, display_name
+        self.kim_group, self.erased_at = kim_group, erased_at
 
 
-def _users(session: Session, ids: set[int]) -> dict[int, User]:
-    found: dict[int, User] = {}
+def _year(office: str, year: int) -> list[ColumnElement[bool]]:
+    return [col(Case.office) == office, col(Case.agenda_year) == year]
+
+
+def _users(session: Session, ids: set[int]) -> dict[int, _Person]:
+    found: dict[int, _Person] = {}
     ordered = sorted(ids)
     for start in range(0, len(ordered), 500):
-        for user in session.exec(select(User).where(col(User.id).in_(ordered[start:start + 500]))):
-            assert user.id is not None
-            found[user.id] = user
+        for user_id, full_name, display_name, kim_group, erased_at in (
+                session.connection().execute(
+                    sa_select(col(User.id), col(User.full_name), col(User.display_name),
+                              col(User.kim_group), col(User.erased_at))
+                    .where(col(User.id).in_(ordered[start:start + 500])))):
+            assert user_id is not None
+            found[user_id] = _Person(full_name, display_name, kim_group, erased_at)
     return found
 
 
@@ -105,20 +123,28 @@ def agenda_table(session: Session, registry: SopRegistry, translator: Translator
               t("export.col.purpose"), t("export.col.sop"), t("export.col.status"),
               t("export.col.step"), t("export.col.finished", zone=zone)]
     table = Table(t("export.sheet.agenda"), header, date_columns=frozenset({1, 9}))
-    cases = _cases(session, office, year)
-    people = _users(session, {c.requester_id or c.started_by_id for c in cases})
+    sender = func.coalesce(col(Case.requester_id), col(Case.started_by_id))
+    people = _users(session, set(session.connection().execute(
+        sa_select(sender).where(*_year(office, year)).distinct()).scalars()))
+    # Read row by row, not as one list: building a large year's list at once holds the GIL.
+    cases = session.connection().execute(
+        sa_select(col(Case.agenda_number), col(Case.created_at), col(Case.requester_id),
+                  col(Case.started_by_id), col(Case.subject), col(Case.purpose),
+                  col(Case.sop_code), col(Case.status), col(Case.step_no),
+                  col(Case.finished_at))
+        .where(*_year(office, year)).order_by(col(Case.agenda_seq)))
     erased = t("export.erased")
     for case in cases:
         sop = registry.get(case.sop_code)
         person = people.get(case.requester_id or case.started_by_id)
         group = "" if person is None or person.erased_at or case.requester_id is None else (
             person.kim_group or "")
-        table.rows.append([
+        table.rows.append((
             case.agenda_number, _local(case.created_at, where.timezone),
             _person(person, erased), group, case.subject, case.purpose,
             sop.name if sop else case.sop_code, _status(translator, language, case.status),
             "" if case.status == "finished" else _step_text(sop, case.step_no),
-            _local(case.finished_at, where.timezone)])
+            _local(case.finished_at, where.timezone)))
     return table
 
 
@@ -135,30 +161,32 @@ def trail_table(session: Session, registry: SopRegistry, translator: Translator,
               t("export.col.time", zone=zone), t("export.col.actor"), t("export.col.role"),
               t("export.col.action"), t("export.col.note"), t("export.col.to_step")]
     table = Table(t("export.sheet.trail"), header, date_columns=frozenset({2}))
-    cases = {c.id: c for c in _cases(session, office, year)}
-    entries: list[AuditEntry] = []
-    ids = sorted(i for i in cases if i is not None)
-    for start in range(0, len(ids), 500):
-        entries.extend(session.exec(
-            select(AuditEntry).where(col(AuditEntry.case_id).in_(ids[start:start + 500]))))
-    order = {case_id: case.agenda_seq for case_id, case in cases.items()}
-    entries.sort(key=lambda e: (order[e.case_id], e.id or 0))
-    people = _users(session, {e.actor_id for e in entries})
+    in_year = (col(Case.id) == col(AuditEntry.case_id), *_year(office, year))
+    people = _users(session, set(session.connection().execute(
+        sa_select(col(AuditEntry.actor_id)).where(*in_year).distinct()).scalars()))
+    # One query in agenda order, plain rows read one by one (a large office's year is
+    # hundreds of thousands: building them as one list at once holds the GIL).
+    entries = session.connection().execute(
+        sa_select(col(Case.agenda_number), col(Case.sop_code), col(AuditEntry.step_no),
+                  col(AuditEntry.at), col(AuditEntry.actor_id), col(AuditEntry.actor_role),
+                  col(AuditEntry.action), col(AuditEntry.kind), col(AuditEntry.note),
+                  col(AuditEntry.to_step))
+        .where(*in_year).order_by(col(Case.agenda_seq), col(AuditEntry.id)))
     erased = t("export.erased")
     for entry in entries:
-        case = cases[entry.case_id]
-        sop = registry.get(case.sop_code)
+        sop = registry.get(entry.sop_code)
         if entry.to_step is not None:
             to_step: Any = entry.to_step
         elif entry.kind == "kembalikan":
             to_step = translator.role(language, REQUESTER)
         else:
             to_step = ""
-        table.rows.append([
-            case.agenda_number, entry.step_no, _local(entry.at, where.timezone),
+        table.rows.append((
+            entry.agenda_number, entry.step_no, _local(entry.at, where.timezone),
             _person(people.get(entry.actor_id), erased), translator.role(language,
                                                                          entry.actor_role),
-            _action_text(translator, language, sop, entry), entry.note, to_step])
+            _action_text(translator, language, sop, entry.step_no, entry.action, entry.kind),
+            entry.note, to_step))
     return table
 
 
@@ -167,16 +195,16 @@ def _status(translator: Translator, language: str, status: str) -> str:
     return translator.text(language, key) if translator.has(translator.default, key) else status
 
 
-def _action_text(translator: Translator, language: str, sop: Sop | None,
-                 entry: AuditEntry) -> str:
+def _action_text(translator: Translator, language: str, sop: Sop | None, step_no: int,
+                 code: str, kind: str) -> str:
     """The button's label as the SOP names it ("Disposisikan"), else what the kind means."""
-    step = next((s for s in sop.steps if s.number == entry.step_no), None) if sop else None
-    action = step.action(entry.action) if step else None
+    step = next((s for s in sop.steps if s.number == step_no), None) if sop else None
+    action = step.action(code) if step else None
     label = (action.label.get(language) or action.label.get("id")) if action else None
     if label:
         return label
-    text = translator.text(language, f"kind.{entry.kind}")
-    return text[:1].upper() + text[1:] if text != f"kind.{entry.kind}" else entry.action
+    text = translator.text(language, f"kind.{kind}")
+    return text[:1].upper() + text[1:] if text != f"kind.{kind}" else code
 
 
 # -- files -------------------------------------------------------------------------------
@@ -238,12 +266,18 @@ def _csv_value(value: Any) -> str:
 
 
 def to_csv(table: Table) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=CSV_DELIMITER, lineterminator="\r\n")
+    buffer = io.BytesIO()
+    # Encoded row by row: one string of a large year (tens of MB) copied and encoded at the
+    # end would hold the GIL, and so the event loop, for a noticeable while.
+    text = io.TextIOWrapper(buffer, encoding="utf-8", newline="", write_through=True)
+    text.write("\ufeff")
+    writer = csv.writer(text, delimiter=CSV_DELIMITER, lineterminator="\r\n")
     writer.writerow(table.header)
     for row in table.rows:
         writer.writerow([_csv_value(v) for v in row])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    data = buffer.getvalue()
+    text.detach()
+    return data
 
 
 def file_name(kind: str, fmt: str, office: str, year: int) -> str:

@@ -103,7 +103,11 @@ class AgendaCounter(SQLModel, table=True):
 class Case(SQLModel, table=True):
     """A surat masuk and its journey through an SOP."""
 
-    __table_args__ = (UniqueConstraint("office", "agenda_year", "agenda_seq"),)
+    __table_args__ = (
+        UniqueConstraint("office", "agenda_year", "agenda_seq"),
+        # /tugas: the open cases at given steps, longest waiting first (migration 0009).
+        Index("ix_case_open_steps", "status", "office", "sop_code", "step_no", "step_started_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     office: str = Field(max_length=24, index=True)
@@ -112,7 +116,7 @@ class Case(SQLModel, table=True):
     agenda_seq: int
     agenda_number: str = Field(max_length=64)
     requester_id: int | None = Field(default=None, foreign_key="user.id", index=True)
-    started_by_id: int = Field(foreign_key="user.id")
+    started_by_id: int = Field(foreign_key="user.id", index=True)
     subject: str = Field(max_length=256)  # perihal
     purpose: str = Field(max_length=2000)  # maksud dan tujuan
     status: str = Field(default="open", max_length=16, index=True)
@@ -173,7 +177,10 @@ class FileRef(SQLModel, table=True):
 class Notification(SQLModel, table=True):
     """Outbox row, written in the same transaction as the change that causes it."""
 
-    __table_args__ = (Index("ix_notification_channel_status", "channel", "status"),)
+    __table_args__ = (
+        Index("ix_notification_channel_status", "channel", "status"),
+        Index("ix_notification_case_recipient", "case_id", "recipient_id"),  # 0009
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     recipient_id: int = Field(foreign_key="user.id", index=True)
@@ -210,6 +217,8 @@ class ProcessedUpdate(SQLModel, table=True):
 
 class StepVisit(SQLModel, table=True):
     """One stay of a case at a step: its standard beside the office time it really took."""
+
+    __table_args__ = (Index("ix_stepvisit_office_left_at", "office", "left_at"),)  # 0009
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)

@@ -6,13 +6,15 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlmodel import Session, select
 
 from bot.clock import Clock, to_db
 from bot.models import DEFAULT_CHANNEL, Notification, RoleBinding, User
 
 OUTBOX_WRITTEN = "kimbot.outbox_written"
+NOTIFY_CHANNEL = "kimbot_outbox"  # PostgreSQL NOTIFY channel: outbox rows were committed
+_NOTIFIED = "kimbot.outbox_notified"
 
 def notify(
     session: Session,
@@ -47,6 +49,11 @@ def notify(
     )
     session.add(row)
     session.info[OUTBOX_WRITTEN] = True  # tells the edge to wake the sender
+    if not session.info.get(_NOTIFIED) and session.get_bind().dialect.name == "postgresql":
+        # Workers in other processes LISTEN (handlers/pgnotify.py): sent at commit, not
+        # at all on a rollback.
+        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+        session.info[_NOTIFIED] = True
     return row
 
 
@@ -75,12 +82,15 @@ LEASE = timedelta(seconds=60)
 
 def claim_due(
     session: Session, clock: Clock, limit: int = 50, channel: str = DEFAULT_CHANNEL,
+    lease: timedelta = LEASE,
 ) -> list[Notification]:
     """Take due rows of `channel` for sending; a row claimed by another worker is skipped.
 
     The conditional UPDATE is the claim: only one worker changes pending → sending.
     """
     now = to_db(clock.now())
+    if session.get_bind().dialect.name == "postgresql":
+        return _claim_skip_locked(session, now, limit, channel, lease)
     ids = session.exec(
         select(Notification.id).where(Notification.channel == channel)
         .where(Notification.status == "pending")
@@ -92,7 +102,7 @@ def claim_due(
         result = session.execute(
             update(Notification).where(Notification.id == row_id)  # type: ignore[arg-type]
             .where(Notification.status == "pending")  # type: ignore[arg-type]
-            .values(status="sending", next_attempt_at=now + LEASE)
+            .values(status="sending", next_attempt_at=now + lease)
         )
         if getattr(result, "rowcount", 0) == 1:
             row = session.get(Notification, row_id)
@@ -100,6 +110,26 @@ def claim_due(
                 session.refresh(row)
                 claimed.append(row)
     return claimed
+
+
+def _claim_skip_locked(session: Session, now: datetime, limit: int,
+                       channel: str, lease: timedelta) -> list[Notification]:
+    """PostgreSQL: one statement; rows another worker is claiming are skipped, not waited on."""
+    due = (
+        select(Notification.id).where(Notification.channel == channel)
+        .where(Notification.status == "pending")
+        .where(Notification.next_attempt_at <= now)
+        .order_by(Notification.id).limit(limit)  # type: ignore[arg-type]
+        .with_for_update(skip_locked=True)
+    )
+    statement = (
+        update(Notification).where(Notification.id.in_(due.scalar_subquery()))  # type: ignore[union-attr]
+        .values(status="sending", next_attempt_at=now + lease)
+        .returning(Notification)
+    )
+    rows = session.scalars(statement, execution_options={"synchronize_session": False,
+                                                          "populate_existing": True})
+    return sorted(rows, key=lambda r: r.id or 0)
 
 
 def mark_sent(session: Session, clock: Clock, row_id: int) -> None:

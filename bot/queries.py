@@ -5,11 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, col, or_, select
 
 from bot.casework import team_of
 from bot.clock import from_db
-from bot.models import ActingOfficial, Attachment, AuditEntry, Case, RoleBinding, User
+from bot.models import (
+    ActingOfficial,
+    AgendaCounter,
+    Attachment,
+    AuditEntry,
+    Case,
+    RoleBinding,
+    TeamMember,
+    User,
+)
 from bot.workflow import Workflow
 
 
@@ -74,19 +84,41 @@ def _line(session: Session, workflow: Workflow, case: Case,
     )
 
 
-def member_cases(session: Session, workflow: Workflow, user_id: int, limit: int = 10) -> list[
-        CaseLine]:
+@dataclass(frozen=True)
+class Page:
+    """The first lines of a listing and how many there are in all."""
+
+    lines: list[CaseLine]
+    total: int
+
+
+def _mine(user_id: int) -> ColumnElement[bool]:
     # A member's requests, and the internal SOPs an official started (/mulai).
-    cases = session.exec(
-        select(Case).where(or_(col(Case.requester_id) == user_id, Case.started_by_id == user_id))
-        .order_by(col(Case.id).desc()).limit(limit)
-    )
+    return or_(col(Case.requester_id) == user_id, col(Case.started_by_id) == user_id)
+
+
+def member_cases(session: Session, workflow: Workflow, user_id: int, limit: int = 10) -> Page:
+    """The member's newest cases (both indexed columns; newest first) and their number."""
+    total = session.exec(select(func.count()).select_from(Case).where(_mine(user_id))).one()
+    cases = list(session.exec(select(Case).where(_mine(user_id))
+                              .order_by(col(Case.id).desc()).limit(limit))) if total else []
     known: HolderNames = {}
-    return [_line(session, workflow, c, known) for c in cases]
+    return Page([_line(session, workflow, c, known) for c in cases], int(total))
 
 
-def tasks_for(session: Session, workflow: Workflow, user_id: int) -> list[CaseLine]:
-    """Open cases whose current step waits on one of the user's roles (Plt roles included)."""
+@dataclass(frozen=True)
+class _Steps:
+    """Steps of one SOP in one office that wait on the user (`team`: only if in its team)."""
+
+    office: str
+    sop: str
+    numbers: tuple[int, ...]
+    team: bool
+
+
+def _waiting_steps(session: Session, workflow: Workflow, user_id: int) -> list[_Steps]:
+    """Where open cases wait on one of the user's roles (Plt roles included): the SOPs say
+    which steps those are, so the database is asked only about them."""
     bound = session.exec(
         select(RoleBinding.office).where(RoleBinding.user_id == user_id)
         .where(RoleBinding.active == True)  # noqa: E712
@@ -95,23 +127,52 @@ def tasks_for(session: Session, workflow: Workflow, user_id: int) -> list[CaseLi
         select(ActingOfficial.office).where(ActingOfficial.user_id == user_id)
         .where(col(ActingOfficial.revoked_at).is_(None))
     ).all()
-    offices = set(bound) | set(acting)
-    if not offices:
-        return []
-    roles = {office: workflow.roles_of(session, user_id, office) for office in offices}
-    lines: list[CaseLine] = []
-    cases = session.exec(
-        select(Case).where(col(Case.office).in_(offices)).where(Case.status == "open")
-        .order_by(col(Case.step_started_at))
-    )
+    found: list[_Steps] = []
+    for office in sorted(set(bound) | set(acting)):
+        roles = workflow.roles_of(session, user_id, office)
+        # A case runs an SOP of its own office (Workflow._open_case).
+        for sop in (s for s in workflow.registry.sops.values() if s.office == office):
+            mine = [(s.number, (roles & set(s.roles)) == {"tim"}) for s in sop.steps
+                    if roles & set(s.roles)]
+            for team in (False, True):
+                numbers = tuple(n for n, team_only in mine if team_only == team)
+                if numbers:
+                    found.append(_Steps(office, sop.code, numbers, team))
+    return found
+
+
+def _open_at(steps: _Steps, number: int, user_id: int) -> list[ColumnElement[bool]]:
+    """Open cases at one step (each an index range: status, office, SOP, step)."""
+    where = [col(Case.status) == "open", col(Case.office) == steps.office,
+             col(Case.sop_code) == steps.sop, col(Case.step_no) == number]
+    if steps.team:  # a field-team step: everyone of the team role until a team is assigned
+        team = select(TeamMember.id).where(TeamMember.case_id == Case.id).where(
+            col(TeamMember.removed_at).is_(None))
+        where.append(or_(~team.exists(), team.where(TeamMember.user_id == user_id).exists()))
+    return where
+
+
+def tasks_for(session: Session, workflow: Workflow, user_id: int, limit: int = 10) -> Page:
+    """What waits on the user, longest waiting first: the first `limit` and the number.
+
+    Per step, a count and the `limit` longest waiting are read along the index
+    (status, office, sop_code, step_no, step_started_at): nothing else is read, however
+    many cases the office has.
+    """
+    total = 0
+    first: list[tuple[datetime, int]] = []
+    for steps in _waiting_steps(session, workflow, user_id):
+        for number in steps.numbers:
+            where = _open_at(steps, number, user_id)
+            total += session.exec(select(func.count()).select_from(Case).where(*where)).one()
+            first += [(at, case_id) for case_id, at in session.exec(
+                select(Case.id, Case.step_started_at).where(*where)
+                .order_by(col(Case.step_started_at), col(Case.id)).limit(limit)
+            ) if case_id is not None]
+    ids = [case_id for _, case_id in sorted(first)[:limit]]
+    cases = {c.id: c for c in session.exec(select(Case).where(col(Case.id).in_(ids)))}
     known: HolderNames = {}
-    for case in cases:
-        mine = roles[case.office] & set(workflow.current_step(case).roles)
-        if mine == {"tim"} and (team := [m.user_id for m in team_of(session, case.id or 0)]):
-            mine = mine if user_id in team else set()  # a field-team step: the assigned team
-        if mine:
-            lines.append(_line(session, workflow, case, known))
-    return lines
+    return Page([_line(session, workflow, cases[i], known) for i in ids], total)
 
 
 def case_line(session: Session, workflow: Workflow, case: Case) -> CaseLine:
@@ -137,11 +198,18 @@ def attachments(session: Session, case_id: int) -> list[Attachment]:
     ))
 
 
-def agenda_book(session: Session, office: str, year: int, limit: int = 50) -> list[Case]:
-    return list(session.exec(
+def agenda_book(session: Session, office: str, year: int,
+                limit: int = 50) -> tuple[list[Case], int]:
+    """The year's newest `limit` letters of the office, and how many it has in all."""
+    # Agenda numbers run from 1 with no gaps and letters are never deleted: the office's
+    # counter is the number of letters of the year (counting them would read them all).
+    total = session.exec(select(AgendaCounter.last).where(AgendaCounter.office == office)
+                         .where(AgendaCounter.year == year)).first() or 0
+    cases = list(session.exec(
         select(Case).where(Case.office == office).where(Case.agenda_year == year)
         .order_by(col(Case.agenda_seq).desc()).limit(limit)
     ))
+    return cases, int(total)
 
 
 def find_case_by_agenda(session: Session, agenda: str) -> Case | None:

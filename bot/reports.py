@@ -29,7 +29,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func
+from sqlalchemy import case as sql_case
+from sqlalchemy import select as sa_select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from bot import clean
@@ -51,6 +54,7 @@ _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 _YEAR = re.compile(r"^(\d{4})$")
 _DAY = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 MAX_DAYS = 366 * 5
+_MEMBER = "member"  # a step visit that ended when the case went to the member
 
 
 # -- periods -----------------------------------------------------------------------------
@@ -276,11 +280,7 @@ def period_report(session: Session, registry: SopRegistry, office: str, start: d
     calendar = WorkCalendar.for_office(where)
 
     counts = _case_counts(session, office, begin, finish)
-    stays = [s for s in _stays(session, office, begin, finish)
-             if s.left_at is not None and begin <= s.left_at < finish]
-    by_step: dict[tuple[str, int], list[_Stay]] = defaultdict(list)
-    for stay in stays:
-        by_step[(stay.sop_code, stay.step_no)].append(stay)
+    by_step = _stays(session, office, begin, finish)  # those that ended in the period
 
     codes = [s.code for s in registry.sops.values() if s.office == office]
     codes += sorted({c for c, _ in counts} - set(codes))
@@ -294,9 +294,9 @@ def period_report(session: Session, registry: SopRegistry, office: str, start: d
         for number in numbers:
             step = next((s for s in sop.steps if s.number == number), None) if sop else None
             found = by_step.get((code, number), [])
-            actual = [s.actual_s for s in found]
+            actual = [s[1] for s in found]
             if found:
-                standard = int(statistics.median(s.standard_s for s in found))
+                standard = int(statistics.median(s[0] for s in found))
             elif step is None:
                 standard = 0
             elif step.waktu.unit is TimeUnit.WORKING_DAY:
@@ -307,7 +307,7 @@ def period_report(session: Session, registry: SopRegistry, office: str, start: d
             steps.append(StepStats(
                 step_no=number, activity=step.activity if step else "",
                 standard_text=step.waktu.text if step else "", standard_s=standard,
-                stays=len(found), on_time=sum(1 for s in found if s.on_time),
+                stays=len(found), on_time=sum(1 for s in found if s[2]),
                 median_s=float(statistics.median(actual)) if actual else None,
                 mean_s=statistics.fmean(actual) if actual else None))
         sops.append(SopReport(
@@ -320,7 +320,7 @@ def period_report(session: Session, registry: SopRegistry, office: str, start: d
         office=office, office_name=where.name, timezone=where.timezone, period=period,
         start=begin, end=finish, now=now, sops=tuple(sops),
         late_now=tuple(_late_now(session, registry, sla, office, now)),
-        late_by_official=tuple(_by_official(session, stays)),
+        late_by_official=tuple(_by_official(session, office, begin, finish)),
         complaints=complaint_stats(session, office, begin, finish, now))
 
 
@@ -342,15 +342,35 @@ def _case_counts(session: Session, office: str, begin: datetime,
     return out
 
 
-def _stays(session: Session, office: str, begin: datetime, finish: datetime) -> list[_Stay]:
-    """Stays of the cases that left a step in the period, the member's time taken out."""
-    touched = (select(StepVisit.case_id).where(StepVisit.office == office)
-               .where(col(StepVisit.left_at) >= to_db(begin))
-               .where(col(StepVisit.left_at) < to_db(finish)))
+Stays = dict[tuple[str, int], list[tuple[int, int, bool]]]  # (standard, actual, on time)
+
+
+def _stays(session: Session, office: str, begin: datetime, finish: datetime) -> Stays:
+    """Stays of the cases that left a step in the period, the member's time taken out.
+
+    Plain rows, not ORM objects (a large office's year is hundreds of thousands of visits):
+    a visit an official ended is a stay by itself, except where the case was with the member
+    for a correction (rare): those cases' visits are joined up one by one.
+    """
+    ended: list[ColumnElement[bool]] = [
+        col(StepVisit.office) == office, col(StepVisit.left_at) >= to_db(begin),
+        col(StepVisit.left_at) < to_db(finish)]
+    corrected = (select(StepVisit.case_id).where(StepVisit.office == office)
+                 .where(StepVisit.outcome == _MEMBER).distinct().correlate(None))
+    stays: Stays = defaultdict(list)
+    for sop_code, step_no, standard_s, actual_s, on_time in session.connection().execute(
+            sa_select(col(StepVisit.sop_code), col(StepVisit.step_no),
+                      col(StepVisit.standard_s), col(StepVisit.actual_s),
+                      col(StepVisit.on_time))
+            .where(*ended).where(col(StepVisit.outcome) != _MEMBER)
+            .where(col(StepVisit.case_id).not_in(corrected))):
+        stays[(sop_code, step_no)].append((standard_s, actual_s or 0, bool(on_time)))
+    touched = (select(StepVisit.case_id).where(*ended)
+               .where(col(StepVisit.case_id).in_(corrected)).correlate(None))
     visits = session.exec(
         select(StepVisit).where(col(StepVisit.case_id).in_(touched))
         .order_by(col(StepVisit.case_id), col(StepVisit.id)))
-    stays: list[_Stay] = []
+    joined: list[_Stay] = []
     current: _Stay | None = None
     for visit in visits:
         assert visit.id is not None
@@ -359,43 +379,48 @@ def _stays(session: Session, office: str, begin: datetime, finish: datetime) -> 
         if not joins:
             current = _Stay(case_id=visit.case_id, sop_code=visit.sop_code,
                             step_no=visit.step_no, standard_s=visit.standard_s)
-            stays.append(current)
+            joined.append(current)
         assert current is not None
         current.visits.append(visit.id)
         current.actual_s += visit.actual_s or 0
         current.on_time = bool(visit.on_time)
         current.left_at = from_db(visit.left_at) if visit.left_at else None
         # A stay handed to the member goes on when they answer; any other end closes it.
-        current.closed = visit.left_at is None or visit.outcome != "member"
-        if visit.left_at is not None and visit.outcome == "member":
+        current.closed = visit.left_at is None or visit.outcome != _MEMBER
+        if visit.left_at is not None and visit.outcome == _MEMBER:
             current.left_at = None  # not ended by an official (yet)
-    return [s for s in stays if s.closed]
+    for stay in joined:
+        if stay.closed and stay.left_at is not None and begin <= stay.left_at < finish:
+            stays[(stay.sop_code, stay.step_no)].append(
+                (stay.standard_s, stay.actual_s, stay.on_time))
+    return stays
 
 
-def _by_official(session: Session, stays: list[_Stay]) -> list[OfficialLateness]:
-    """Who ended each stay (the last official's entry at that step, at or before it ended)."""
-    if not stays:
-        return []
-    case_ids = sorted({s.case_id for s in stays})
-    entries: dict[tuple[int, int], list[AuditEntry]] = defaultdict(list)
-    for chunk in range(0, len(case_ids), 500):
-        for entry in session.exec(
-                select(AuditEntry).where(col(AuditEntry.case_id).in_(case_ids[chunk:chunk + 500]))
-                .where(AuditEntry.actor_role != REQUESTER).order_by(col(AuditEntry.id))):
-            entries[(entry.case_id, entry.step_no)].append(entry)
+def _by_official(session: Session, office: str, begin: datetime,
+                 finish: datetime) -> list[OfficialLateness]:
+    """Who ended each stay (the last official's entry at that step, at or before it ended).
+
+    Counted in SQL: the stay that ended is the visit an official ended, whose end is the
+    stay's end (a stay joined over a correction ends with its last visit).
+    """
+    entry = aliased(AuditEntry)
+    ender = (select(func.max(entry.id)).where(entry.case_id == StepVisit.case_id)
+             .where(entry.step_no == StepVisit.step_no).where(entry.actor_role != REQUESTER)
+             .where(entry.at <= StepVisit.left_at)  # type: ignore[operator]
+             .correlate(StepVisit).scalar_subquery())
+    late = sql_case((col(StepVisit.on_time) == True, 0), else_=1)  # noqa: E712
+    rows = session.exec(
+        select(AuditEntry.actor_id, AuditEntry.actor_role, func.sum(late), func.count())
+        .select_from(StepVisit).join(AuditEntry, col(AuditEntry.id) == ender)
+        .where(StepVisit.office == office).where(col(StepVisit.left_at) >= to_db(begin))
+        .where(col(StepVisit.left_at) < to_db(finish)).where(StepVisit.outcome != _MEMBER)
+        .group_by(col(AuditEntry.actor_id), col(AuditEntry.actor_role)))
     totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     roles: dict[int, set[str]] = defaultdict(set)
-    for stay in stays:
-        assert stay.left_at is not None
-        enders = [e for e in entries.get((stay.case_id, stay.step_no), [])
-                  if from_db(e.at) <= stay.left_at]
-        if not enders:
-            continue
-        ender = enders[-1]
-        totals[ender.actor_id][1] += 1
-        if not stay.on_time:
-            totals[ender.actor_id][0] += 1
-        roles[ender.actor_id].add(ender.actor_role)
+    for actor_id, actor_role, late_count, count in rows:
+        totals[actor_id][0] += int(late_count or 0)
+        totals[actor_id][1] += int(count)
+        roles[actor_id].add(actor_role)
     users = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(list(totals))))}
     out = [OfficialLateness(user_id=uid, name=_name(users.get(uid)),
                             roles=tuple(sorted(roles[uid])), late=late, stays=count)
@@ -405,26 +430,69 @@ def _by_official(session: Session, stays: list[_Stay]) -> list[OfficialLateness]
 
 def _late_now(session: Session, registry: SopRegistry, sla: Sla, office: str,
               now: datetime) -> list[LateStep]:
-    cases = session.exec(
-        select(Case).where(Case.office == office).where(Case.status == "open")
+    cases = session.connection().execute(
+        sa_select(col(Case.id), col(Case.agenda_number), col(Case.subject),
+                  col(Case.sop_code), col(Case.step_no), col(Case.due_at))
+        .where(col(Case.office) == office).where(col(Case.status) == "open")
         .where(col(Case.due_at).is_not(None)).where(col(Case.due_at) < to_db(now))
         .order_by(col(Case.due_at), col(Case.id)))
+    lateness = _Lateness(sla.calendar(office), now)
+    names: dict[tuple[str, ...], tuple[str, ...]] = {}  # who holds these roles now
     out: list[LateStep] = []
-    for case in cases:
-        assert case.id is not None
-        assert case.due_at is not None
-        sop = registry.get(case.sop_code)
-        step = next((s for s in sop.steps if s.number == case.step_no), None) if sop else None
+    for case_id, agenda, subject, sop_code, step_no, due_at in cases:
+        assert case_id is not None
+        assert due_at is not None
+        sop = registry.get(sop_code)
+        step = next((s for s in sop.steps if s.number == step_no), None) if sop else None
         roles = step.roles if step else ()
-        holders = sla.holders(session, office, roles, now) if roles else []
-        left = sla.remaining(case)
+        if roles not in names:
+            names[roles] = tuple(_name(u) for u in sla.holders(session, office, roles, now)
+                                 ) if roles else ()
+        due = from_db(due_at)
         out.append(LateStep(
-            case_id=case.id, agenda=case.agenda_number, subject=case.subject,
-            sop_code=case.sop_code, step_no=case.step_no,
-            activity=step.activity if step else "", roles=tuple(roles),
-            holders=tuple(_name(u) for u in holders), due_at=from_db(case.due_at),
-            late_s=int(-left.total_seconds()) if left is not None else 0))
+            case_id=case_id, agenda=agenda, subject=subject, sop_code=sop_code,
+            step_no=step_no, activity=step.activity if step else "", roles=tuple(roles),
+            holders=names[roles], due_at=due, late_s=lateness.seconds(due)))
     return sorted(out, key=lambda s: (-s.late_s, s.agenda))
+
+
+class _Lateness:
+    """Office time from a due time to `now`, as `Sla.remaining` counts it (never zero once
+    late), in constant time per case: the office time from each day to `now` is summed once.
+    """
+
+    def __init__(self, calendar: WorkCalendar, now: datetime) -> None:
+        self._calendar = calendar
+        self._now = now
+        self._today = now.astimezone(calendar.tz).date()
+        self._after: dict[date, timedelta] = {self._today: timedelta(0)}  # from the next day
+
+    def _open(self, day: date, start: datetime | None) -> timedelta:
+        """Office time on local `day` from `start` (None: its opening) until `now`."""
+        total = timedelta(0)
+        for opening, closing in self._calendar.open_intervals(day):
+            low, high = max(start or opening, opening), min(self._now, closing)
+            if high > low:
+                total += high - low
+        return total
+
+    def _after_day(self, day: date) -> timedelta:
+        """Office time from the start of the day after `day` until `now`."""
+        missing = []
+        while day not in self._after:
+            missing.append(day)
+            day += timedelta(days=1)
+        for earlier in reversed(missing):
+            following = earlier + timedelta(days=1)
+            self._after[earlier] = self._after[following] + self._open(following, None)
+        return self._after[missing[0] if missing else day]
+
+    def seconds(self, due: datetime) -> int:
+        day = due.astimezone(self._calendar.tz).date()
+        office = self._open(day, due) + self._after_day(min(day, self._today))
+        if office <= timedelta(0):
+            return int(max(self._now - due, timedelta(minutes=1)).total_seconds())
+        return int(office.total_seconds())
 
 
 def _name(user: User | None) -> str:

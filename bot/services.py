@@ -69,13 +69,16 @@ class Services:
             wake()
 
 
-def build_services(settings: Settings, clock: Clock | None = None) -> Services:
-    """Load SOPs and catalogs, open the database and bring its schema up to date."""
+def build_services(settings: Settings, clock: Clock | None = None, *,
+                   registry: SopRegistry | None = None, db: Database | None = None) -> Services:
+    """Load SOPs and catalogs, open the database and bring its schema up to date (a
+    `registry` or `db` passed in is used as it is: handlers/startup.py checked them)."""
     clock = clock or SystemClock()
-    registry = SopRegistry.from_dir(settings.sop_dir)
+    registry = registry or SopRegistry.from_dir(settings.sop_dir)
     check_office_admins(settings, registry.offices)
-    db = Database(settings.database_url)
-    db.migrate()
+    if db is None:
+        db = Database(settings.database_url)
+        db.migrate()
     # a late step with nobody above its role escalates to the office's admins
     admins = {code: admin_accounts_of_office(settings, registry.offices, code)
               for code in registry.offices}

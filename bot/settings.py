@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ("id", "en")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{16,256}\Z", re.ASCII)
 _OFFICE_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,23}\Z", re.ASCII)
 TELEGRAM, WHATSAPP = "telegram", "whatsapp"
 CHANNELS = (TELEGRAM, WHATSAPP)
@@ -69,6 +71,8 @@ class Settings(BaseSettings):
     per_chat_interval_s: float = Field(default=1.0, ge=0, le=60, alias="KIMBOT_PER_CHAT_INTERVAL")
     global_rate_per_s: float = Field(default=30.0, gt=0, le=100_000, alias="KIMBOT_GLOBAL_RATE")
     outbox_poll_s: float = Field(default=2.0, gt=0, le=600, alias="KIMBOT_OUTBOX_POLL")
+    # How long a claimed notification is a sender's; a killed sender's rows go out again after.
+    outbox_lease_s: float = Field(default=60.0, gt=0, le=3600, alias="KIMBOT_OUTBOX_LEASE")
     max_file_mb: int = Field(default=20, ge=1, le=50, alias="KIMBOT_MAX_FILE_MB")
     # Working days an office has to answer a complaint (pengaduan).
     complaint_sla_days: int = Field(default=5, ge=1, le=60, alias="KIMBOT_COMPLAINT_SLA_DAYS")
@@ -78,8 +82,16 @@ class Settings(BaseSettings):
     # Retention (bot/retention.py): delivered notifications and replay marks are pruned.
     keep_sent_days: int = Field(default=30, ge=1, le=3650, alias="KIMBOT_KEEP_SENT_DAYS")
     keep_updates_days: int = Field(default=7, ge=1, le=3650, alias="KIMBOT_KEEP_UPDATES_DAYS")
+    # Worker processes that read and draw /laporan and /ekspor (bot/offload.py), so that a
+    # large office's report does not slow everyone else's turns; 0: a thread of this process.
+    report_processes: int = Field(default=1, ge=0, le=16, alias="KIMBOT_REPORT_PROCESSES")
     # Opt-in: log message contents of failed updates (personal data: debugging only).
     log_contents: bool = Field(default=False, alias="KIMBOT_LOG_CONTENTS")
+    log_level: str = Field(default="INFO", alias="KIMBOT_LOG_LEVEL")
+    log_json: bool = Field(default=False, alias="KIMBOT_LOG_JSON")  # one JSON object a line
+    # Start-up waits for the database: this many tries, the first pause this long, doubling.
+    db_tries: int = Field(default=5, ge=1, le=100, alias="KIMBOT_DB_TRIES")
+    db_retry_s: float = Field(default=1.0, ge=0, le=300, alias="KIMBOT_DB_RETRY_DELAY")
     # Where attachments are kept, once each, by content hash (file:// only for now).
     file_store: str = Field(default="file://kimbot-files", alias="KIMBOT_FILE_STORE")
     # WhatsApp Cloud API (served when phone id, token, app secret and verify token are set).
@@ -100,6 +112,11 @@ class Settings(BaseSettings):
                                              alias="WHATSAPP_TEMPLATE_BROADCAST")
     # The web server (WhatsApp webhook; later Telegram webhooks and /healthz).
     listen: str = Field(default="127.0.0.1:8080", alias="KIMBOT_LISTEN")
+    # Telegram webhook mode (else long polling): the public https URL Telegram posts to (its
+    # path is served here) and the secret it must send in X-Telegram-Bot-Api-Secret-Token.
+    telegram_webhook_url: str | None = Field(default=None, alias="TELEGRAM_WEBHOOK_URL")
+    telegram_webhook_secret: SecretStr | None = Field(default=None,
+                                                      alias="TELEGRAM_WEBHOOK_SECRET")
 
     @property
     def whatsapp_enabled(self) -> bool:
@@ -152,6 +169,21 @@ class Settings(BaseSettings):
             if pair not in pairs:
                 pairs.append(pair)
         return tuple(pairs)
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _WEBHOOK_SECRET.match(value.get_secret_value()):
+            raise ValueError("16 to 256 characters A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        value = value.strip().upper()
+        if value not in LOG_LEVELS:
+            raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}")
+        return value
 
     @field_validator("default_language")
     @classmethod

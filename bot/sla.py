@@ -8,17 +8,20 @@ change and its notifications commit together.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from bot import metrics
 from bot.calendar import WorkCalendar
 from bot.clock import Clock, from_db, to_db
+from bot.db import after_commit
 from bot.models import ActingOfficial, Case, RoleBinding, StepVisit, User
 from bot.outbox import notify
 from bot.people import user_by_account
@@ -302,6 +305,7 @@ class Sla:
     def _emit(self, session: Session,
               outgoing: dict[int, list[tuple[str, Case, Step, dict[str, Any]]]],
               run: SlaRun) -> None:
+        stages: Counter[str] = Counter()
         for recipient, items in outgoing.items():
             run.by_recipient[recipient] = len(items)
             if len(items) > self.policy.digest_over:
@@ -309,8 +313,10 @@ class Sla:
                 notify(session, self.clock, recipient, "notify.sla_digest",
                        count=len(items), items=lines, more=max(0, len(items) - 30))
                 run.messages += 1
+                stages["digest"] += 1
                 continue
             for key, case, step, extra in items:
+                stages[key.removeprefix("notify.sla_")] += 1
                 actions = [] if key == "notify.sla_escalated" else [a.code for a in step.actions]
                 notify(session, self.clock, recipient, key, case_id=case.id,
                        case_version=case.version, actions=actions, agenda=case.agenda_number,
@@ -319,6 +325,8 @@ class Sla:
                        due_at=from_db(case.due_at).isoformat() if case.due_at else "",
                        office=case.office, **extra)
                 run.messages += 1
+        if stages:  # counted for /metrics once the transaction holds
+            after_commit(session, partial(metrics.sla_notices, stages))
 
 
 class _People:

@@ -38,6 +38,7 @@ from fakebotapi.models import (
     Upload,
     bad_request,
 )
+from fakebotapi.webhooks import WebhookPusher, update_key
 
 log = logging.getLogger(__name__)
 
@@ -255,6 +256,9 @@ class FakeBotApi:
         self.commands: dict[str, list[JSONDict]] = {}
         self.menu_buttons: dict[int | None, JSONDict] = {}
         self.webhook: JSONDict = {}
+        # After setWebhook, queued updates are POSTed to it (fakebotapi/webhooks.py).
+        self._delivered_waiters: dict[int, list[asyncio.Future[None]]] = {}
+        self.webhooks = WebhookPusher(lambda: self._queue, self._webhook_delivered, self._notify)
 
         self._handlers: dict[str, tuple[str, Handler]] = {}
         for name, handler in self._method_table().items():
@@ -283,6 +287,7 @@ class FakeBotApi:
         """Stop the server; waiting long polls return immediately."""
         self._closing = True
         self._notify()
+        await self.webhooks.stop()
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
@@ -446,6 +451,10 @@ class FakeBotApi:
         """Updates never handed out by getUpdates."""
         return sum(1 for p in self._queue if not p.handed_out)
 
+    def queued_for(self, user_id: int) -> int:
+        """Updates from this user not yet confirmed (by getUpdates or a 2xx webhook answer)."""
+        return sum(1 for p in self._queue if update_key(p.update) == user_id)
+
     def is_update_pending(self, update_id: int) -> bool:
         """Whether an update is still queued and was never handed out."""
         return any(p.update_id == update_id and not p.handed_out for p in self._queue)
@@ -517,7 +526,33 @@ class FakeBotApi:
                     self._next_message_id[chat_id] = message_id + 1
         self._queue.append(_Pending(update, forced=forced))
         self._notify()
+        self.webhooks.wake()
         return update
+
+    def _webhook_delivered(self, pending: _Pending) -> None:
+        """The bot's webhook answered 2xx: the update is confirmed."""
+        pending.handed_out = True
+        self._queue = [p for p in self._queue if p is not pending]
+        self.delivered_update_ids.append(pending.update_id)
+        self._last_call_at = time.monotonic()
+        key = update_key(pending.update)
+        if key in self._delivered_waiters and self.queued_for(key) == 0:
+            for waiter in self._delivered_waiters.pop(key):
+                if not waiter.done():
+                    waiter.set_result(None)
+        self._notify()
+
+    async def all_delivered(self, user_id: int, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+        """Wait until every queued update from this user was answered 2xx by the webhook
+        (woken by the delivery itself: cheap with many waiting people)."""
+        if self.queued_for(user_id) == 0:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._delivered_waiters.setdefault(user_id, []).append(waiter)
+        try:
+            await asyncio.wait_for(waiter, timeout)
+        except TimeoutError:
+            raise AssertionError(f"updates of {user_id} not handled within {timeout}s") from None
 
     def push_update(self, payload: JSONDict) -> JSONDict:
         """Queue an update built from ``payload`` (e.g. ``{"message": {...}}``) with a new id."""
@@ -1082,6 +1117,9 @@ class FakeBotApi:
         return dict(self.bot_user)
 
     async def _get_updates(self, params: JSONDict, uploads: dict[str, Upload]) -> list[JSONDict]:
+        if self.webhook.get("url"):
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is "
+                           "active; use deleteWebhook to delete the webhook first")
         offset = params.get("offset")
         limit = int(params.get("limit") or 100)
         timeout = float(params.get("timeout") or 0)
@@ -1112,12 +1150,15 @@ class FakeBotApi:
 
     async def _delete_webhook(self, params: JSONDict, uploads: dict[str, Upload]) -> bool:
         self.webhook = {}
+        await self.webhooks.stop()
         if params.get("drop_pending_updates"):
             self._queue.clear()
         return True
 
     async def _set_webhook(self, params: JSONDict, uploads: dict[str, Upload]) -> bool:
         self.webhook = dict(params)
+        self.webhooks.configure(str(params.get("url") or ""), str(params.get("secret_token") or ""),
+                                int(params.get("max_connections") or 40))
         return True
 
     async def _get_webhook_info(self, params: JSONDict, uploads: dict[str, Upload]) -> JSONDict:

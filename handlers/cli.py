@@ -19,9 +19,9 @@ def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        lines = [f"  {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        print("Konfigurasi tidak valid / invalid configuration:\n" + "\n".join(lines),
-              file=sys.stderr)
+        for e in exc.errors():  # one line per bad setting
+            print(f"Konfigurasi tidak valid / invalid configuration: "
+                  f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}", file=sys.stderr)
         raise SystemExit(2) from exc
 
 
@@ -238,7 +238,11 @@ def export_command(kind: str, fmt: str, office: str | None, year: int | None,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kimbot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run the bot with long polling (TELEGRAM_BOT_TOKEN)")
+    run = sub.add_parser("run", help="run the bot (Telegram long polling or webhook, WhatsApp "
+                         "webhook, health and metrics on KIMBOT_LISTEN)")
+    run.add_argument("--role", choices=["all", "web", "worker"], default="all",
+                     help="web: webhooks in, answers out; worker: deliveries, broadcasts, SLA "
+                     "watcher; all (default): both in one process")
     demo = sub.add_parser("demo", help="play a whole request offline against a fake Bot API")
     demo.add_argument("--quiet", action="store_true", help="print only the summary")
     demo.add_argument("--channel", choices=["telegram", "whatsapp"], default="telegram",
@@ -299,10 +303,9 @@ def main(argv: list[str] | None = None) -> int:
         return export_command(args.kind, args.fmt, args.office, args.year, args.output,
                               args.lang)
     if args.command == "migrate":
-        from bot.db import Database
+        from handlers.startup import migrate_database
 
-        settings = _settings()
-        Database(settings.database_url).migrate()
+        migrate_database(_settings())  # waits for the database; one line and exit 2 if not
         print("database is at the latest schema")
         return 0
     if args.command == "demo" and args.channel == "whatsapp":
@@ -313,22 +316,24 @@ def main(argv: list[str] | None = None) -> int:
         from handlers.telegram.demo import run_demo
 
         return run_demo(quiet=args.quiet, db=args.db)
+    return run_command(args.role)
+
+
+def run_command(role: str) -> int:
+    """`kimbot run --role …`: one line and exit 2 for settings the role cannot run with."""
+    import asyncio
+
+    from handlers.serve import role_problem, serve
+    from handlers.startup import configure_logging
+
     settings = _settings()
-    if settings.whatsapp_enabled:  # WhatsApp's webhook server, and Telegram when its token is set
-        import asyncio
-
-        from handlers.web import run_channels
-
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run_channels(settings))
-        return 0
-    if settings.telegram_bot_token is None:
-        print("Neither TELEGRAM_BOT_TOKEN nor the WHATSAPP_* settings are set (see README); "
-              "try `kimbot demo` offline.", file=sys.stderr)
+    configure_logging(settings)
+    problem = role_problem(settings, role)
+    if problem is not None:
+        print(problem, file=sys.stderr)
         return 2
-    from handlers.telegram.app import run_polling
-
-    run_polling(settings)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(settings, role))
     return 0
 
 

@@ -1,8 +1,8 @@
-"""The bot's web server (starlette under uvicorn): the WhatsApp webhook.
+"""The bot's web server (starlette under uvicorn): webhooks, health and metrics.
 
 One ASGI app for every HTTP endpoint the bot serves, in the same process and event loop
-as the channels: today the WhatsApp Cloud API webhook (`GET` handshake, signed `POST`s);
-Telegram webhooks and /healthz can be mounted here too.
+as the channels: the WhatsApp Cloud API webhook (`GET` handshake, signed `POST`s), the
+Telegram webhook (secret header), /healthz, /readyz and /metrics.
 """
 
 from __future__ import annotations
@@ -10,19 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.services import build_services
-from bot.settings import Settings
+from bot.services import Services
+from handlers import metrics
+from handlers.telegram.webhook import SECRET_HEADER, TelegramWebhook
 from handlers.whatsapp.app import WhatsAppBot
-from handlers.whatsapp.sla import SlaWatcher
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +31,18 @@ SIGNATURE = "X-Hub-Signature-256"
 MAX_BODY = 1024 * 1024  # webhooks are small; a bigger body is not one
 
 
-def build_web(whatsapp: WhatsAppBot | None) -> Starlette:
-    """The ASGI app with the routes of the channels that are served."""
+def build_web(whatsapp: WhatsAppBot | None = None, *, telegram: TelegramWebhook | None = None,
+              telegram_path: str = "/telegram", health: Health | None = None) -> Starlette:
+    """The ASGI app with the routes of what this process serves."""
     routes: list[Route] = []
     if whatsapp is not None:
         routes.append(Route(WHATSAPP_PATH, _whatsapp_endpoint(whatsapp), methods=["GET", "POST"]))
+    if telegram is not None:
+        routes.append(Route(telegram_path, _telegram_endpoint(telegram), methods=["POST"]))
+    if health is not None:
+        routes += [Route("/healthz", _healthz, methods=["GET"]),
+                   Route("/readyz", _readyz_endpoint(health), methods=["GET"]),
+                   Route("/metrics", _metrics_endpoint(health), methods=["GET"])]
     return Starlette(routes=routes)
 
 
@@ -55,6 +62,52 @@ def _whatsapp_endpoint(bot: WhatsAppBot) -> Callable[[Request], Awaitable[Respon
     return endpoint
 
 
+def _telegram_endpoint(hook: TelegramWebhook) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        refused = hook.refused(request.headers.get(SECRET_HEADER))
+        if refused is not None:  # checked before the body is even read
+            log.warning("telegram webhook: refused a request (%s)", refused)
+            return PlainTextResponse("Unauthorized" if refused == 401 else "Forbidden", refused)
+        data = await request.body()
+        if len(data) > MAX_BODY:
+            return PlainTextResponse("Payload Too Large", 413)
+        status = await hook.post(data, request.headers.get(SECRET_HEADER))
+        return PlainTextResponse("OK" if status == 200 else "Error", status)
+
+    return endpoint
+
+
+async def _healthz(_request: Request) -> Response:
+    """The process is alive (its event loop answers)."""
+    return PlainTextResponse("ok")
+
+
+def _readyz_endpoint(health: Health) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(_request: Request) -> Response:
+        ready, checks = await asyncio.to_thread(metrics.readiness, health.svc, health)
+        return JSONResponse({"ready": ready, "checks": checks}, 200 if ready else 503)
+
+    return endpoint
+
+
+def _metrics_endpoint(health: Health) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(_request: Request) -> Response:
+        body, content_type = await asyncio.to_thread(metrics.metrics_response, health.svc)
+        return Response(body, headers={"Content-Type": content_type})
+
+    return endpoint
+
+
+@dataclass
+class Health:
+    """The process's services and where it is in its life (handlers/metrics.ProcessState):
+    /readyz is true only between the end of start-up and the start of a shutdown."""
+
+    svc: Services
+    started: bool = False
+    stopping: bool = False
+
+
 def split_listen(listen: str) -> tuple[str, int]:
     """'host:port' (KIMBOT_LISTEN) as (host, port)."""
     host, _, port = listen.rpartition(":")
@@ -69,7 +122,7 @@ async def serving(app: Starlette, listen: str) -> AsyncIterator[uvicorn.Server]:
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
                             lifespan="off")
     server = uvicorn.Server(config)
-    # The process's signals are the caller's (run_channels stops everything in order).
+    # The process's signals are the caller's (handlers/serve.py stops everything in order).
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
     task = asyncio.create_task(server.serve(), name="web")
     while not server.started:
@@ -87,32 +140,3 @@ async def serving(app: Starlette, listen: str) -> AsyncIterator[uvicorn.Server]:
 def bound_port(server: uvicorn.Server) -> int:
     """The port the server listens on (useful with port 0)."""
     return int(server.servers[0].sockets[0].getsockname()[1])
-
-
-async def run_channels(settings: Settings) -> None:
-    """`kimbot run` with WhatsApp: the web server for its webhook, and Telegram (polling)
-    too when its token is set, in one event loop, until SIGINT/SIGTERM."""
-    svc = build_services(settings)
-    whatsapp = WhatsAppBot(svc)
-    try:
-        async with contextlib.AsyncExitStack() as stack:
-            await whatsapp.start()
-            stack.push_async_callback(whatsapp.stop)
-            if settings.telegram_bot_token is not None:
-                from handlers.telegram.app import build_application, running
-
-                await stack.enter_async_context(running(build_application(svc)))
-            else:  # Telegram's application arms the SLA watcher; without it, ours does
-                watcher = SlaWatcher(svc)
-                watcher.start()
-                stack.push_async_callback(watcher.stop)
-            await stack.enter_async_context(serving(build_web(whatsapp), settings.listen))
-            log.info("serving the WhatsApp webhook on %s%s", settings.listen, WHATSAPP_PATH)
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
-            await stop.wait()
-            log.info("stopping")
-    finally:
-        svc.db.dispose()

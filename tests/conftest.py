@@ -140,6 +140,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema's URL (skipped without KIMBOT_TEST_DATABASE_URL)."""
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(POSTGRES_SKIP_REASON)
+    with postgres_schema(base) as url:
+        yield url
+
+
+@pytest.fixture
 def db(database_url: str) -> Iterator[Database]:
     """The database migrated to the newest schema; disposed after the test."""
     database = Database(database_url)

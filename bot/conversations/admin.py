@@ -127,12 +127,12 @@ def agenda(t: Turn, args: tuple[str, ...]) -> Outcome:
     if code not in offices or (len(args) > 1 and not YEAR.match(args[1])):
         raise _usage(t, "agenda.usage")
     year = int(args[1]) if len(args) > 1 else t.svc.clock.now().year
-    cases = agenda_book(t.session, code, year)
+    cases, total = agenda_book(t.session, code, year)
     lines = [t.t("agenda.line", agenda=c.agenda_number, subject=c.subject,
                  received=_when(t, code, from_db(c.created_at)),
                  status=t.t(f"status.{c.status}"), step_no=c.step_no)
              for c in cases]
-    return say(t.t("agenda.header", office=offices[code].name, year=year, count=len(cases))
+    return say(t.t("agenda.header", office=offices[code].name, year=year, count=total)
                   + "\n\n" + ("\n".join(lines) or "-"))
 
 

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import replace
 
-from bot import clean
-from bot.conversations import longtext, router, words
+from bot import clean, metrics
+from bot.conversations import later, longtext, router, words
 from bot.conversations.events import Command, Event, File, Inbound, Press, Text
 from bot.conversations.intents import Cmd, Lang
 from bot.conversations.output import Outcome, alert, say
 from bot.conversations.table import Audience
 from bot.conversations.turn import Turn
-from bot.dedupe import first_time
+from bot.dedupe import first_time, lock_person
 from bot.errors import KimError, Stale
+from bot.faults import crash_point
 from bot.outbox import OUTBOX_WRITTEN
 from bot.people import ensure_user, language_of
 from bot.services import Services
@@ -42,11 +44,19 @@ class Conversations:
 
     async def handle(self, inbound: Inbound) -> Outcome | None:
         """Handle one update; None when it was handled before (a replay: say nothing)."""
-        event = inbound.event
-        if isinstance(event, File) and event.fetch is not None and not event.blob:
-            event = await self._store(event)
-            inbound = replace(inbound, event=event)
-        return self.run(inbound)
+        started = time.perf_counter()
+        try:
+            event = inbound.event
+            if isinstance(event, File) and event.fetch is not None and not event.blob:
+                event = await self._store(event)
+                inbound = replace(inbound, event=event)
+            outcome = self.run(inbound)
+            if outcome is not None and outcome.later is not None:
+                outcome = await later.finish(outcome)  # a report or export: off the loop
+            return outcome
+        finally:
+            metrics.update(inbound.sender.channel, type(inbound.event).__name__.lower(),
+                           time.perf_counter() - started)
 
     async def _store(self, file: File) -> File:
         """Keep the file's bytes in our store before the turn (a refused type or size is
@@ -62,9 +72,12 @@ class Conversations:
         svc = self.svc
         sender = inbound.sender
         with svc.db.session() as session:
+            # Several processes may serve one database: one person's updates one at a time.
+            lock_person(session, sender.account)
             if not first_time(session, svc.clock, inbound.key):
                 log.info("skipping replayed update %s", inbound.key)
                 return None
+            crash_point("update.after_guard")  # the crash test's kill -9 (bot/faults.py)
             # One lookup serves both: the person, and whether an admin deactivated them
             # (admins are never stopped).
             user = ensure_user(session, svc.clock, sender)
@@ -77,6 +90,7 @@ class Conversations:
             t = Turn(svc, session, user, language_of(user, svc.settings.default_language),
                      sender)
             outcome = self._dispatch(t, inbound)
+            crash_point("update.before_commit")
             # Most updates neither queue a notification nor move a deadline: wake the
             # senders and re-arm the SLA watcher only when this one did.
             wrote_outbox = bool(session.info.get(OUTBOX_WRITTEN))

@@ -171,11 +171,11 @@ def disposisi(t: Turn, args: tuple[str, ...]) -> Outcome:
 
 def tasks(t: Turn, _args: tuple[str, ...]) -> Outcome:
     """List what waits on me, each with its buttons (/tugas)."""
-    lines = tasks_for(t.session, t.svc.workflow, t.user_id)
-    if not lines:
+    page = tasks_for(t.session, t.svc.workflow, t.user_id, limit=TASKS_SHOWN)
+    if not page.total:
         return say(t.t("tasks.none"))
-    out = say(t.t("tasks.header", count=len(lines)))
-    for line in lines[:TASKS_SHOWN]:
+    out = say(t.t("tasks.header", count=page.total))
+    for line in page.lines:
         case = t.session.get(Case, line.case_id)
         assert case is not None
         step = t.svc.workflow.current_step(case)
@@ -183,6 +183,6 @@ def tasks(t: Turn, _args: tuple[str, ...]) -> Outcome:
                                   case.step_no, line.case_id, line.version,
                                   [a.code for a in step.actions])
         out.add(Message(render.case_line(t.svc.tr, t.lang, t.svc.registry, line), rows))
-    if len(lines) > TASKS_SHOWN:
-        out.add(Message(t.t("tasks.more", count=len(lines) - TASKS_SHOWN)))
+    if page.total > len(page.lines):
+        out.add(Message(t.t("tasks.more", count=page.total - len(page.lines))))
     return out

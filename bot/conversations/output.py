@@ -74,6 +74,9 @@ class Outcome:
     answer: str = ""  # a press's alert ("" = a silent acknowledgement)
     edit: Edit | None = None
     effects: list[object] = field(default_factory=list)  # channel work after the commit
+    # Reading that takes seconds on a large office (reports, exports): the core runs it after
+    # the commit, off the event loop, with a session of its own; its messages come last.
+    later: Callable[[], list[Message]] | None = field(default=None, compare=False)
 
     def add(self, *messages: Message) -> Outcome:
         self.messages.extend(messages)

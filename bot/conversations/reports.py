@@ -1,23 +1,30 @@
 """Admin reports in chat: /laporan (summary and charts) and /ekspor (agenda book, trail files).
 
-Charts and spreadsheets are made by the channel off the event loop (`OutFile.make`); what
-they show is read here, in the turn.
+What they show is read and drawn after the turn, off the event loop (`Outcome.later`): in a
+worker process when one is configured (bot/offload.py), else in a thread. `read_report` and
+`read_export` therefore take only plain arguments and return plain data (texts and bytes),
+which `_report_messages` and `_export_messages` make into messages here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from functools import partial
+from typing import Any
 
 from bot import clean
 from bot import export as exports
 from bot.charts import render_sop_chart
+from bot.conversations.later import Job
 from bot.conversations.output import Message, Outcome, OutFile, clip
 from bot.conversations.render import roles_text, span_text, waktu_text
 from bot.conversations.turn import Turn
 from bot.errors import BadInput, NotAllowed
 from bot.export import zone_abbr
+from bot.i18n import Translator
+from bot.offload import Pieces
 from bot.reports import (
     THIS_MONTH,
     THIS_WEEK,
@@ -29,9 +36,34 @@ from bot.reports import (
 )
 
 MAX_LINES = 15  # per list in the summary; the rest is counted
+FREE_SLICE = 10_000  # export rows let go at a time
 TABLES = {exports.AGENDA: exports.agenda_table, exports.TRAIL: exports.trail_table}
 WRITERS: dict[str, Callable[[exports.Table], bytes]] = {"xlsx": exports.to_xlsx,
                                                         "csv": exports.to_csv}
+
+
+@dataclass(frozen=True)
+class Reader:
+    """What a report's text needs of a turn: the catalog and the reader's language."""
+
+    tr: Translator
+    lang: str
+
+    def t(self, key: str, **params: Any) -> str:
+        return self.tr.text(self.lang, key, **params)
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """A file made off the loop: its name, caption and bytes."""
+
+    name: str
+    caption: str
+    data: bytes
+
+
+def _reader(t: Turn | Reader) -> Reader:
+    return t if isinstance(t, Reader) else Reader(t.svc.tr, t.lang)
 
 
 # -- which office (the one place that decides) -------------------------------------------
@@ -65,7 +97,7 @@ def _share(share: float | None) -> str:
     return "–" if share is None else f"{round(share * 100)}%"
 
 
-def _span(t: Turn, seconds: float) -> str:
+def _span(t: Reader, seconds: float) -> str:
     """Office time: '45 detik', '2 menit 30 detik' under an hour, else '1 jam 5 menit'."""
     whole = round(seconds)
     if whole < 60:
@@ -73,17 +105,18 @@ def _span(t: Turn, seconds: float) -> str:
     if whole < 3600 and whole % 60:
         return t.t("report.minutes_seconds", m=whole // 60, s=whole % 60)
     minutes = (whole + 30) // 60  # to the nearest minute
-    return span_text(t.svc.tr, t.lang, timedelta(minutes=minutes))
+    return span_text(t.tr, t.lang, timedelta(minutes=minutes))
 
 
-def _limited(t: Turn, lines: list[str]) -> list[str]:
+def _limited(t: Reader, lines: list[str]) -> list[str]:
     if len(lines) <= MAX_LINES:
         return lines
     return [*lines[:MAX_LINES], t.t("report.more", count=len(lines) - MAX_LINES)]
 
 
-def summary_text(t: Turn, report: PeriodReport) -> str:
+def summary_text(turn: Turn | Reader, report: PeriodReport) -> str:
     """The report as a chat message, in the reader's language."""
+    t = _reader(turn)
     parts = [t.t("report.header", office=report.office_name,
                  period=report.period.label(t.lang), zone=zone_abbr(report.timezone),
                  received=report.received, finished=report.finished, open=report.open)]
@@ -94,7 +127,7 @@ def summary_text(t: Turn, report: PeriodReport) -> str:
                      finished=sop.finished, open=sop.open),
                  t.t("report.steps_header")]
         for step in sop.steps:
-            standard = waktu_text(t.svc.tr, t.lang, step.standard_text)
+            standard = waktu_text(t.tr, t.lang, step.standard_text)
             if step.stays:
                 over = (step.median_s or 0) > step.standard_s
                 lines.append(t.t("report.step_line", step_no=step.step_no,
@@ -108,13 +141,13 @@ def summary_text(t: Turn, report: PeriodReport) -> str:
     if not any(s.has_activity for s in report.sops):
         parts.append(t.t("report.nothing"))
     late = [t.t("report.late_line", agenda=s.agenda, step_no=s.step_no,
-                roles=roles_text(t.svc.tr, t.lang, s.roles), names=", ".join(s.holders) or "-",
+                roles=roles_text(t.tr, t.lang, s.roles), names=", ".join(s.holders) or "-",
                 late=_span(t, s.late_s))
             for s in report.late_now]
     parts.append("\n".join([t.t("report.late_header", count=len(late)), *_limited(t, late)])
                  if late else t.t("report.late_none"))
     officials = [t.t("report.official_line", name=o.name,
-                     roles=roles_text(t.svc.tr, t.lang, o.roles), late=o.late, stays=o.stays)
+                     roles=roles_text(t.tr, t.lang, o.roles), late=o.late, stays=o.stays)
                  for o in report.late_by_official]
     parts.append("\n".join([t.t("report.officials_header"), *_limited(t, officials)])
                  if officials else t.t("report.officials_none"))
@@ -124,13 +157,25 @@ def summary_text(t: Turn, report: PeriodReport) -> str:
     return clip("\n\n".join(parts))
 
 
-def _charts(t: Turn, report: PeriodReport) -> list[OutFile]:
-    """One chart per SOP that saw any work in the period, drawn by the channel."""
-    period = report.period.label(t.lang)
-    return [OutFile(kind="photo", name=f"laporan-{sop.code}.png", busy="upload_photo",
-                    caption=t.t("report.chart_caption", sop=sop.name, period=period),
-                    make=partial(render_sop_chart, report, sop, t.svc.tr, t.lang))
-            for sop in report.sops if sop.has_activity and sop.steps]
+def read_report(p: Pieces, office: str, first: date, last: date, kind: str, now: datetime,
+                lang: str) -> tuple[str, list[Drawn]]:
+    """The summary and a chart per SOP that saw any work in the period (off the loop)."""
+    with p.db.session() as session:
+        report = period_report(session, p.registry, office, first, last, now=now, kind=kind)
+    t = Reader(p.tr, lang)
+    period = report.period.label(lang)
+    charts = [Drawn(f"laporan-{sop.code}.png",
+                    t.t("report.chart_caption", sop=sop.name, period=period),
+                    render_sop_chart(report, sop, p.tr, lang))
+              for sop in report.sops if sop.has_activity and sop.steps]
+    return summary_text(t, report), charts
+
+
+def _report_messages(read: tuple[str, list[Drawn]]) -> list[Message]:
+    text, drawn = read
+    charts = [OutFile(kind="photo", name=d.name, caption=d.caption, busy="upload_photo",
+                      make=partial(bytes, d.data)) for d in drawn]
+    return [Message(text), *([Message(files=charts)] if charts else [])]
 
 
 def laporan(t: Turn, args: tuple[str, ...]) -> Outcome:
@@ -143,11 +188,9 @@ def laporan(t: Turn, args: tuple[str, ...]) -> Outcome:
     now = t.svc.clock.now()
     period = parse_period(periods[0] if periods else None,
                           office_today(t.svc.registry, office, now))
-    report = period_report(t.session, t.svc.registry, office, period.first, period.last,
-                           now=now, kind=period.kind)
-    charts = _charts(t, report)
-    return Outcome([Message(summary_text(t, report)), *([Message(files=charts)] if charts
-                                                        else [])])
+    return Outcome(later=Job(t.svc, read_report,
+                             (office, period.first, period.last, period.kind, now, t.lang),
+                             _report_messages))
 
 
 # -- /ekspor -----------------------------------------------------------------------------
@@ -165,9 +208,24 @@ def ekspor(t: Turn, args: tuple[str, ...]) -> Outcome:
     year = int(years[0]) if years else office_today(t.svc.registry, office,
                                                     t.svc.clock.now()).year
     kind, fmt = exports.KINDS[words[0]], words[1]
-    table = TABLES[kind](t.session, t.svc.registry, t.svc.tr, office, year, t.lang)
-    caption = t.t(f"export.caption.{kind}", office=t.svc.registry.offices[office].name,
-                  year=year, rows=len(table.rows))
-    return Outcome([Message(files=[OutFile(
-        kind="document", name=exports.file_name(kind, fmt, office, year), caption=caption,
-        make=partial(WRITERS[fmt], table), busy="upload_document")])])
+    return Outcome(later=Job(t.svc, read_export, (kind, fmt, office, year, t.lang),
+                             _export_messages))
+
+
+def read_export(p: Pieces, kind: str, fmt: str, office: str, year: int, lang: str) -> Drawn:
+    """The year's file and its caption (off the loop)."""
+    with p.db.session() as session:
+        table = TABLES[kind](session, p.registry, p.tr, office, year, lang)
+    data, rows = WRITERS[fmt](table), len(table.rows)
+    # On the thread path, rows are let go a slice at a time (freeing a large year at once
+    # would hold the GIL, and the event loop with it).
+    while table.rows:
+        del table.rows[-FREE_SLICE:]
+    caption = p.tr.text(lang, f"export.caption.{kind}", office=p.registry.offices[office].name,
+                        year=year, rows=rows)
+    return Drawn(exports.file_name(kind, fmt, office, year), caption, data)
+
+
+def _export_messages(drawn: Drawn) -> list[Message]:
+    return [Message(files=[OutFile(kind="document", name=drawn.name, caption=drawn.caption,
+                                   make=partial(bytes, drawn.data), busy="upload_document")])]

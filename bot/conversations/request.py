@@ -160,7 +160,8 @@ def on_draft(t: Turn, intent: Draft) -> Outcome:
 
 def status(t: Turn, _args: tuple[str, ...]) -> Outcome:
     """Show where each of the member's requests stands (/status)."""
-    lines = member_cases(t.session, t.svc.workflow, t.user_id)
+    page = member_cases(t.session, t.svc.workflow, t.user_id)
+    lines = page.lines
     if not lines:
         return say(t.t("status.none"))
     body = "\n\n".join(render.case_line(t.svc.tr, t.lang, t.svc.registry, line)
@@ -168,4 +169,4 @@ def status(t: Turn, _args: tuple[str, ...]) -> Outcome:
     rows: Buttons = [[Button(t.t("button.trail_of", agenda=line.agenda), Trail(line.case_id)),
                       Button(t.t("button.complaint_of"), ComplaintStart(line.case_id))]
                      for line in lines[:5]]
-    return say(t.t("status.header", count=len(lines)) + "\n\n" + body, rows)
+    return say(t.t("status.header", count=page.total) + "\n\n" + body, rows)

@@ -38,6 +38,7 @@ from bot.ratelimit import RateLimiter
 from bot.services import Services
 from handlers.telegram.outbound import keyboard
 from handlers.telegram.rawapi import Answer, Connection, NoAnswer, NotSent, RawBotApi
+from handlers.telegram.request import LOST
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +63,14 @@ def _classify(exc: TelegramError) -> DeliveryError:
     if isinstance(exc, BadRequest):
         gone = any(s in exc.message.lower() for s in _GONE)
         return (Unreachable if gone else Rejected)(f"bad request: {exc.message}")
+    if isinstance(exc, NetworkError) and "not* sent" in exc.message:
+        return Transient(exc.message)  # pool or connect failure: the request never left
     if isinstance(exc, TimedOut):
-        if "not* sent" in exc.message:  # pool timeout: the request never left
-            return Transient(exc.message)
         return Unconfirmed(f"no answer: {exc.message}")
     if isinstance(exc, NetworkError):
         if exc.message.startswith("httpx.Connect"):  # never reached Telegram
             return Transient(exc.message)
-        if exc.message.startswith("httpx."):  # cut off after sending: maybe delivered
+        if exc.message.startswith(("httpx.", LOST)):  # cut off after sending: maybe delivered
             return Unconfirmed(f"no answer: {exc.message}")
     return Transient(exc.message)  # Telegram answered with an error (5xx): not delivered
 

@@ -12,6 +12,10 @@ Keep-alive HTTP/1.1 connections, one request at a time on each (the Telegram cha
 `handlers.telegram.delivery` keeps a small pool, one per send in flight); JSON bodies
 (file ids, not uploads); TLS for https. Everything else stays with PTB. `usable()` is
 False behind an HTTP proxy (not supported here): broadcasts then go through PTB.
+
+`Pool` is the same client for ordinary requests: keep-alive connections per origin, for
+PTB's requests (`handlers.telegram.request`) and WhatsApp's message posts
+(`handlers.whatsapp.outbound.Graph`), at a fraction of httpx's CPU per request.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import os
 import ssl
 import time
 import urllib.request
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -91,9 +96,14 @@ class Connection:
 
     async def answer(self) -> Answer:
         """The response to the request written last."""
+        return _answer(*await self.response(READ_TIMEOUT_S))
+
+    async def response(self, limit_s: float | None) -> tuple[int, bytes]:
+        """Status and body of the response to the request written last (`limit_s` per read)."""
         reused = self.requests > 1
         try:
-            head = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), READ_TIMEOUT_S)
+            async with asyncio.timeout(limit_s):  # no task per read, unlike wait_for
+                head = await self.reader.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError as exc:
             self.close()
             if not exc.partial and reused:
@@ -106,14 +116,15 @@ class Connection:
             raise NoAnswer(f"no answer: {exc!r}") from exc
         try:
             status, headers = _head(head)
-            body = await asyncio.wait_for(self._body(headers), READ_TIMEOUT_S)
+            async with asyncio.timeout(limit_s):
+                body = await self._body(headers)
         except (TimeoutError, OSError, ValueError, asyncio.IncompleteReadError) as exc:
             self.close()
             raise NoAnswer(f"incomplete answer: {exc!r}") from exc
         self.last_used = time.monotonic()
         if headers.get("connection", "").lower() == "close":
             self.close()
-        return _answer(status, body)
+        return status, body
 
     async def _body(self, headers: dict[str, str]) -> bytes:
         if headers.get("transfer-encoding", "").lower() == "chunked":
@@ -125,6 +136,8 @@ class Connection:
                     break
                 chunks.append(chunk[:-2])
             return b"".join(chunks)
+        if "content-length" not in headers and headers.get("connection", "").lower() == "close":
+            return await self.reader.read()  # the body ends with the connection
         return await self.reader.readexactly(int(headers.get("content-length", "0")))
 
     def close(self) -> None:
@@ -145,6 +158,130 @@ def _head(raw: bytes) -> tuple[int, dict[str, str]]:
     return int(parts[1]), headers
 
 
+async def connect(host: str, port: int, tls: ssl.SSLContext | None,
+                  limit_s: float | None) -> Connection:
+    """A new connection to `host`; NotSent if none can be made within `limit_s`."""
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, ssl=tls, server_hostname=host if tls else None),
+            limit_s)
+    except (TimeoutError, OSError) as exc:
+        raise NotSent(f"cannot connect: {exc!r}") from exc
+    return Connection(reader, writer)
+
+
+Origin = tuple[str, str, int]  # scheme, host, port
+
+
+def origin_of(url: str) -> tuple[Origin, str, str]:
+    """(origin, request target, Host header) of an http(s) URL."""
+    split = urlsplit(url)
+    scheme = split.scheme or "http"
+    if scheme not in ("http", "https") or not split.hostname:
+        raise ValueError(f"unsupported URL: {scheme}://{split.hostname}")
+    origin = (scheme, split.hostname, split.port or (443 if scheme == "https" else 80))
+    target = (split.path or "/") + (f"?{split.query}" if split.query else "")
+    return origin, target, split.netloc
+
+
+def http_request(method: str, target: str, host: str, headers: list[str],
+                 body: bytes = b"") -> bytes:
+    """A whole HTTP/1.1 request; `headers` as "Name: value" lines."""
+    head = [f"{method} {target} HTTP/1.1", f"Host: {host}", *headers]
+    if body or method != "GET":
+        head.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+class Pool:
+    """Keep-alive connections per origin, at most `size` requests in flight at once.
+
+    `exchange` raises NotSent when the request certainly did not leave (no free slot in
+    time, cannot connect) and NoAnswer when it may have; a timeout is the exception's
+    `__cause__` (TimeoutError). A reused connection that the server had closed is retried
+    once on a new one.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._slots = asyncio.Semaphore(size)
+        self._idle: defaultdict[Origin, list[Connection]] = defaultdict(list)
+        self._tls: ssl.SSLContext | None = None
+
+    def close(self) -> None:
+        """Close the idle connections (those in use close when their request ends)."""
+        for connections in self._idle.values():
+            for connection in connections:
+                connection.close()
+        self._idle.clear()
+
+    async def exchange(self, origin: Origin, request: bytes, *, read_s: float | None,
+                       write_s: float | None = None, connect_s: float | None = None,
+                       pool_s: float | None = None) -> tuple[int, bytes]:
+        """Send `request` to `origin`; the status and body of the answer."""
+        if self._slots.locked():
+            try:
+                await asyncio.wait_for(self._slots.acquire(), pool_s)
+            except TimeoutError as exc:
+                raise NotSent("no free connection") from exc
+        else:
+            await self._slots.acquire()
+        try:
+            try:
+                return await self._once(origin, request, read_s, write_s, connect_s, True)
+            except NotSent:  # a reused connection the server had closed: once more, anew
+                return await self._once(origin, request, read_s, write_s, connect_s, False)
+        finally:
+            self._slots.release()
+
+    async def _once(self, origin: Origin, request: bytes, read_s: float | None,
+                    write_s: float | None, connect_s: float | None,
+                    reuse: bool) -> tuple[int, bytes]:
+        connection = await self._connection(origin, connect_s, reuse)
+        done = False
+        try:
+            connection.write(request)
+            if connection.writer.transport.get_write_buffer_size():  # e.g. a large upload
+                try:
+                    async with asyncio.timeout(write_s):
+                        await connection.writer.drain()
+                except (TimeoutError, OSError) as exc:
+                    raise NoAnswer(f"write failed: {exc!r}") from exc
+            answer = await connection.response(read_s)
+            done = True
+            return answer
+        finally:
+            if done and connection.fresh:
+                self._idle[origin].append(connection)
+            else:
+                connection.close()
+
+    async def _connection(self, origin: Origin, connect_s: float | None,
+                          reuse: bool) -> Connection:
+        idle = self._idle[origin]
+        while reuse and idle:
+            connection = idle.pop()
+            if connection.fresh:
+                return connection
+            connection.close()
+        scheme, host, port = origin
+        tls = None
+        if scheme == "https":
+            if self._tls is None:
+                self._tls = ssl.create_default_context()
+            tls = self._tls
+        return await connect(host, port, tls, connect_s)  # a new one never says NotSent
+
+
+def proxied(url: str) -> bool:
+    """True when an HTTP proxy from the environment applies to `url`'s host."""
+    split = urlsplit(url)
+    proxies = urllib.request.getproxies_environment()
+    if not (proxies.get(split.scheme) or proxies.get("all")):
+        return False
+    no_proxy = os.environ.get("no_proxy") or os.environ.get("NO_PROXY") or ""
+    return not (no_proxy == "*" or split.hostname in {h.strip() for h in no_proxy.split(",")})
+
+
 class RawBotApi:
     """Builds Bot API requests for `base_url` (PTB's `bot.base_url`: …/bot<token>)."""
 
@@ -162,22 +299,10 @@ class RawBotApi:
 
     def usable(self) -> bool:
         """False when an HTTP proxy is configured for this host (PTB handles proxies)."""
-        proxies = urllib.request.getproxies_environment()
-        wanted = proxies.get("https" if self.tls else "http") or proxies.get("all")
-        if not wanted:
-            return True
-        no_proxy = os.environ.get("no_proxy") or os.environ.get("NO_PROXY") or ""
-        return self.host in {h.strip() for h in no_proxy.split(",")} or no_proxy == "*"
+        return not proxied(f"{'https' if self.tls else 'http'}://{self.host}/")
 
     async def connect(self) -> Connection:
-        try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port, ssl=self._ssl,
-                                        server_hostname=self.host if self.tls else None),
-                CONNECT_TIMEOUT_S)
-        except (TimeoutError, OSError) as exc:
-            raise NotSent(f"cannot connect: {exc!r}") from exc
-        return Connection(reader, writer)
+        return await connect(self.host, self.port, self._ssl, CONNECT_TIMEOUT_S)
 
     def request(self, method: str, params: dict[str, Any]) -> bytes:
         """The complete HTTP request (headers and JSON body) for one API call."""

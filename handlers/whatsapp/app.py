@@ -82,18 +82,22 @@ class WhatsAppBot:
 
     # -- life -----------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, *, deliver: bool = True) -> None:
+        """Ready for webhooks; `deliver`: this process runs the delivery loop too (not in a
+        web-only process: a worker does)."""
         number = self.svc.settings.whatsapp_number.lstrip("+")
         self.svc.invite_links[CHANNEL] = (
             (lambda code: f"https://wa.me/{number}?text={quote(f'start {code}')}")
             if number else (lambda code: f"start {code}"))
-        await self.delivery.start()
+        if deliver:
+            await self.delivery.start()
 
     async def stop(self) -> None:
         await self.delivery.stop()
         self.svc.invite_links.pop(CHANNEL, None)
         api: Any = self.wa.api
         await api._session.aclose()  # pywa's HTTP client: its keep-alive connections
+        outbound.close(self.wa)  # and those of the lean message posts
 
     # -- webhooks ---------------------------------------------------------------------------
 

@@ -11,14 +11,19 @@ WhatsApp gives us the sender's number.
 from __future__ import annotations
 
 import asyncio
+import json
 import mimetypes
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from pywa_async import WhatsApp
+from pywa_async.errors import WhatsAppError
 
 from bot.conversations.output import Buttons, Message, Outcome, OutFile, clip
 from bot.services import Services
+from handlers.telegram.rawapi import NoAnswer, NotSent, Pool, http_request, origin_of, proxied
 from handlers.whatsapp import files
 
 TEXT_LIMIT = 4096
@@ -153,10 +158,86 @@ def payload(out: Out) -> tuple[str, dict[str, Any]]:
     return "text", {"body": out.text, "preview_url": False}
 
 
+class Graph:
+    """Graph API message posts on the project's keep-alive client (`rawapi.Pool`).
+
+    Why: pywa sends through httpx, whose client and connection pool cost several times the
+    CPU of the request itself; a WhatsApp turn sends one or more messages. Answers and
+    failures look as they do through pywa: `WhatsAppError` from pywa's own parsing of an
+    error answer, httpx's `ConnectError`/`ConnectTimeout` when nothing left, `ReadError`/
+    `ReadTimeout` when it may have arrived (`handlers.whatsapp.delivery.classify`).
+    """
+
+    TIMEOUT_S = 5.0  # as pywa's httpx client
+    POOL_SIZE = 100
+
+    def __init__(self, wa: WhatsApp) -> None:
+        api: Any = wa.api
+        session = api._session
+        self.extract_error = api._extract_error  # pywa's reading of an error answer
+        self.base = str(session.base_url).rstrip("/")
+        self.path = f"/{wa.phone_id}/messages"
+        self.origin, target, self.host = origin_of(self.base + self.path)
+        self.target = target
+        self.headers = [f"Authorization: {session.headers['authorization']}",
+                        f"User-Agent: {session.headers.get('user-agent', 'KIM-Bot')}",
+                        "Content-Type: application/json"]
+        self.pool = Pool(self.POOL_SIZE)
+
+    @staticmethod
+    def usable(wa: WhatsApp) -> bool:
+        """Only for pywa's own client (a test's custom transport or a proxy keep httpx)."""
+        session: Any = wa.api._session
+        transport = getattr(session, "_transport", None)
+        return type(transport) is httpx.AsyncHTTPTransport and not proxied(
+            str(session.base_url))
+
+    async def send(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Post one message object; the Graph API's answer."""
+        body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        request = http_request("POST", self.target, self.host, self.headers, body)
+        limit = self.TIMEOUT_S
+        try:
+            status, answer = await self.pool.exchange(self.origin, request, read_s=limit,
+                                                      write_s=limit, connect_s=limit,
+                                                      pool_s=limit)
+        except NotSent as exc:
+            timed_out = isinstance(exc.__cause__, TimeoutError)
+            raise (httpx.ConnectTimeout if timed_out else httpx.ConnectError)(str(exc)) from exc
+        except NoAnswer as exc:
+            timed_out = isinstance(exc.__cause__, TimeoutError)
+            raise (httpx.ReadTimeout if timed_out else httpx.ReadError)(str(exc)) from exc
+        if status >= 400:
+            response = httpx.Response(status, content=answer,
+                                      request=httpx.Request("POST", self.base + self.path))
+            raise WhatsAppError.from_dict(error=self.extract_error(response),
+                                          response=response)
+        result: dict[str, Any] = json.loads(answer)
+        return result
+
+
+_graphs: weakref.WeakKeyDictionary[WhatsApp, Graph] = weakref.WeakKeyDictionary()
+
+
+def close(wa: WhatsApp) -> None:
+    """Close the keep-alive connections of `wa`'s message posts (on shutdown)."""
+    graph = _graphs.pop(wa, None)
+    if graph is not None:
+        graph.pool.close()
+
+
 async def post(wa: WhatsApp, to: str, typ: str, msg: dict[str, Any]) -> str:
     """One message through the Graph API; its id (wamid)."""
-    answer = await wa.api.send_message(sender=str(wa.phone_id), to=to, recipient=None,
-                                       recipient_type="individual", typ=typ, msg=msg)
+    graph = _graphs.get(wa)
+    if graph is None and Graph.usable(wa):
+        graph = _graphs[wa] = Graph(wa)
+    if graph is not None:
+        answer = await graph.send({"messaging_product": "whatsapp",
+                                   "recipient_type": "individual", "to": to, "type": typ,
+                                   typ: msg})
+    else:
+        answer = await wa.api.send_message(sender=str(wa.phone_id), to=to, recipient=None,
+                                           recipient_type="individual", typ=typ, msg=msg)
     messages = answer.get("messages") or [{}]
     return str(messages[0].get("id", ""))
 

@@ -19,10 +19,10 @@ from bot.services import Services, build_services
 from bot.settings import Settings
 from fakebotapi import FakeBotApi, FakeUser
 from fakewa import FakeWaUser, FakeWhatsApp, WaMessage
+from handlers.sla_watch import SlaWatcher
 from handlers.telegram.app import build_application, running
 from handlers.web import bound_port, build_web, serving
 from handlers.whatsapp.app import WhatsAppBot
-from handlers.whatsapp.sla import SlaWatcher
 from tests.support.catalog import text as text  # tests import it from here
 from tests.support.db import count
 from tests.support.kimbot import ADMIN_ID, PDF, TOKEN
@@ -83,7 +83,7 @@ class WaKimBot:
         else:
             watcher = SlaWatcher(svc)
             watcher.start()
-            stack.push_async_callback(watcher.stop)
+            stack.callback(watcher.stop)
         server = await stack.enter_async_context(serving(build_web(bot), "127.0.0.1:0"))
         self.fake.webhook_url = f"http://127.0.0.1:{bound_port(server)}/whatsapp"
 

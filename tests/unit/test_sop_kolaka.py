@@ -226,7 +226,8 @@ def test_a_kim_formation_runs_from_order_to_documentation_with_corrections(
             select(AuditEntry).where(AuditEntry.case_id == case_id)
             .order_by(col(AuditEntry.id)))]
         returned = s.exec(select(Notification).where(Notification.case_id == case_id)
-                          .where(Notification.key == "notify.task_returned")).all()
+                          .where(Notification.key == "notify.task_returned")
+                          .order_by(col(Notification.id))).all()
     assert trail[0] == (1, "mulai", "kadis", 1)
     assert (6, "kembali", "kabid", 5) in trail
     assert (7, "kembali", "sekdis", 6) in trail
