@@ -137,8 +137,10 @@ def build_application(svc: Services) -> Application[Any, Any, Any, Any, Any, Any
         builder = builder.base_file_url(svc.settings.telegram_base_file_url)
     # All Bot API traffic on the lean keep-alive client (a fraction of httpx's CPU per call).
     base = svc.settings.telegram_base_url or "https://api.telegram.org/bot"
+    # Polling: two slots, as on stopping PTB marks the last updates fetched with one more
+    # getUpdates while the cancelled long poll may still hold its slot ("no free connection").
     builder = builder.request(lean_request(base, 256)).get_updates_request(
-        lean_request(base, 1))
+        lean_request(base, 2))
     # Other people's updates run while one waits on Telegram; each person's stay in order.
     builder = builder.concurrent_updates(PerChatUpdateProcessor())
     app = builder.post_init(_post_init).post_stop(_post_stop).build()
