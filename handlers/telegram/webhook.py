@@ -37,6 +37,7 @@ class TelegramWebhook:
         self.app = app
         self._secret = secret.encode()
         self._locks: dict[int, asyncio.Lock] = {}
+        self._waiting: dict[int, int] = {}  # requests holding or awaiting each person's lock
         self.in_flight = 0
 
     def refused(self, secret: str | None) -> int | None:
@@ -63,14 +64,18 @@ class TelegramWebhook:
         user = update.effective_user
         key = user.id if user is not None else 0
         lock = self._locks.setdefault(key, asyncio.Lock())
+        # Counted, not `lock.locked()`: between a release and the next waiter's wake-up the
+        # lock looks free, and dropping it then would let a third request run beside it.
+        self._waiting[key] = self._waiting.get(key, 0) + 1
         self.in_flight += 1
         try:
             async with lock:
                 return await self._handle(update)
         finally:
             self.in_flight -= 1
-            if not lock.locked() and self._locks.get(key) is lock:
-                del self._locks[key]
+            self._waiting[key] -= 1
+            if not self._waiting[key]:
+                del self._waiting[key], self._locks[key]
 
     async def _handle(self, update: Update) -> int:
         inbound = to_inbound(update, self.app.bot)
