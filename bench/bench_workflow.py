@@ -405,15 +405,15 @@ class Member(Actor):
         if state == "service" and self.menu is not None:
             data = _first_data(self.menu, "s ")
             if data:
-                return self.click("service click", self.menu, data, 2)
+                return self.click("service click", self.menu, data, 1)
         if state == "purpose":
             self.n += 1
             return self.text("purpose text",
                              f"Mohon peliputan kegiatan KIM ke-{self.n} di desa kami.", 1)
         if state == "photo":
-            return Step("photo", 2, lambda: self.api.push_message(self.user, photo=TINY_PNG))
+            return Step("photo", 1, lambda: self.api.push_message(self.user, photo=TINY_PNG))
         if state == "document":
-            return Step("document", 2, lambda: self.api.push_message(
+            return Step("document", 1, lambda: self.api.push_message(
                 self.user, document=("surat_tugas.pdf", PDF, "application/pdf")))
         if state == "send" and self.summary is not None:
             data = _first_data(self.summary, "r send ")

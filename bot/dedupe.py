@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -29,16 +30,24 @@ def lock_person(session: Session, account: str) -> None:
                         {"space": PERSON_LOCKS, "account": account})
 
 
+@functools.cache
+def _mark(dialect: str) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING key, built once (building it per update
+    cost more than running it)."""
+    table = ProcessedUpdate.__table__  # type: ignore[attr-defined]
+    return (_UPSERT[dialect](table).values(key=bindparam("k"), at=bindparam("t"))
+            .on_conflict_do_nothing(index_elements=[table.c.key]).returning(table.c.key))
+
+
 def first_time(session: Session, clock: Clock, key: str) -> bool:
     """Record `key`; False when it was recorded before (by this or another worker)."""
-    insert = _UPSERT.get(session.get_bind().dialect.name)
-    if insert is not None:
-        table = ProcessedUpdate.__table__  # type: ignore[attr-defined]
-        statement = (insert(table).values(key=key, at=to_db(clock.now()))
-                     .on_conflict_do_nothing(index_elements=[table.c.key])
-                     .returning(table.c.key))
+    dialect = session.get_bind().dialect.name
+    if dialect in _UPSERT:
+        # A Core statement on the session's connection: the ORM has nothing to add here.
         # RETURNING, not rowcount: psycopg reports rowcount -1 for this statement.
-        return session.execute(statement).first() is not None
+        found = session.connection().execute(_mark(dialect), {"k": key,
+                                                              "t": to_db(clock.now())})
+        return found.first() is not None
     if session.get(ProcessedUpdate, key) is not None:
         return False
     try:

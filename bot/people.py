@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -57,6 +58,12 @@ class SenderLike(Protocol):
 SEEN_EVERY = timedelta(minutes=5)
 
 
+# Built once: building this statement cost more than running it, on every update.
+_ACCOUNT = (select(ChannelAccount, User).join(User, col(User.id) == col(ChannelAccount.user_id))
+            .where(ChannelAccount.channel == bindparam("channel"))
+            .where(ChannelAccount.account_id == bindparam("account")))
+
+
 def ensure_user(
     session: Session,
     clock: Clock,
@@ -78,10 +85,7 @@ def ensure_user(
         channel, external_id, chat_id = sender.channel, sender.account_id, sender.chat_id
         display_name, client_language = sender.display_name, sender.client_language
     now = to_db(clock.now())
-    found = session.exec(
-        select(ChannelAccount, User).join(User, col(User.id) == col(ChannelAccount.user_id))
-        .where(ChannelAccount.channel == channel).where(ChannelAccount.account_id == external_id)
-    ).first()
+    found = session.exec(_ACCOUNT, params={"channel": channel, "account": external_id}).first()
     if found is None:
         user, account = _first_contact(session, now, channel, external_id, chat_id,
                                        display_name, client_language)

@@ -114,6 +114,7 @@ class Conversations:
                     return self._command(t, event)
                 return router.on_message(t, event)
         except KimError as exc:
+            t.forget_dialog()  # the savepoint's rollback may have undone a change to it
             text = t.t(exc.key, **exc.params)
             if exc.key in longtext.TOO_LONG_KEYS and isinstance(event, Text):
                 longtext.note_refusal(t, event.text)

@@ -65,8 +65,9 @@ def on_service(t: Turn, intent: Service) -> Outcome:
     data = t.data(RequestDraft)
     data.sop, data.files = sop.code, []
     t.go(State.REQ_PURPOSE, data)
-    return Outcome([Message(t.t("req.ask_purpose", service=sop.service_name.get(t.lang)
-                                or sop.name))], edit=Edit())
+    # The menu becomes the question (one edit, not a keyboard removal plus a new message).
+    return Outcome(edit=Edit(text=t.t("req.ask_purpose", service=sop.service_name.get(t.lang)
+                                      or sop.name)))
 
 
 def _sop(t: Turn, data: RequestDraft) -> Sop:
@@ -96,6 +97,11 @@ def _summary(t: Turn, data: RequestDraft) -> Message:
                        purpose=data.purpose, files=listing or "-"), rows)
 
 
+def _after(first: str, then: Message) -> Message:
+    """`first` (an acknowledgement, a refusal) and the next question as one message."""
+    return Message(f"{first}\n\n{then.text}", then.buttons)
+
+
 def on_message(t: Turn, event: MessageEvent) -> Outcome:
     """Take the purpose text or the next document, depending on where the member is."""
     state = t.state()
@@ -112,16 +118,16 @@ def on_message(t: Turn, event: MessageEvent) -> Outcome:
     if state == State.REQ_DOC:
         found = files.file_in(t, event)
         if found is None:
-            return Outcome([Message(t.t("error.expect_file")), _ask_document(t, data)])
+            return Outcome([_after(t.t("error.expect_file"), _ask_document(t, data))])
         needed = _sop(t, data).requirements
         label = needed[len(data.files)]
         data.files.append(files.as_dict(found, label))
-        ack = Message(t.t("req.document_ok", item=label))
+        ack = t.t("req.document_ok", item=label)
         if len(data.files) < len(needed):
             t.go(State.REQ_DOC, data)
-            return Outcome([ack, _ask_document(t, data)])
+            return Outcome([_after(ack, _ask_document(t, data))])
         t.go(State.REQ_CONFIRM, data)
-        return Outcome([ack, _summary(t, data)])
+        return Outcome([_after(ack, _summary(t, data))])
     return say(t.t("req.use_buttons"))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import Session
@@ -25,6 +25,10 @@ class Turn:
     # A press refused as stale/closed/not allowed ends the open dialog only when that dialog
     # is about the pressed case (set by the flow before it acts); a message always does.
     ends_dialog_on_refusal: bool = False
+    # The dialog row, held: the session's identity map keeps objects only while something
+    # refers to them, so each lookup would otherwise read the row again.
+    _dialog: Dialog | None = field(default=None, init=False, repr=False)
+    _dialog_read: bool = field(default=False, init=False, repr=False)
 
     def t(self, key: str, **params: Any) -> str:
         return self.svc.tr.text(self.lang, key, **params)
@@ -48,7 +52,13 @@ class Turn:
     # -- the dialog --------------------------------------------------------------------
 
     def dialog(self) -> Dialog | None:
-        return get_dialog(self.session, self.user_id)
+        if not self._dialog_read:
+            self._dialog, self._dialog_read = get_dialog(self.session, self.user_id), True
+        return self._dialog
+
+    def forget_dialog(self) -> None:
+        """Read the dialog again next time (after a rollback to a savepoint)."""
+        self._dialog, self._dialog_read = None, False
 
     def state(self) -> State | None:
         dialog = self.dialog()
@@ -66,8 +76,11 @@ class Turn:
 
     def go(self, state: State, data: DialogData | dict[str, object] | None = None) -> None:
         """Move the dialog to `state` with `data` (commits with the turn)."""
-        set_dialog(self.session, self.svc.clock, self.user_id, state.value, dump(data or {}))
+        self._dialog = set_dialog(self.session, self.svc.clock, self.user_id, state.value,
+                                  dump(data or {}))
+        self._dialog_read = True
 
     def end(self) -> bool:
         """Leave any dialog; True when there was one."""
+        self._dialog, self._dialog_read = None, True
         return clear_dialog(self.session, self.user_id)

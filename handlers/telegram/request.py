@@ -2,7 +2,7 @@
 
 Why: PTB's default `HTTPXRequest` costs about 1 ms of CPU per call, several times what
 the call itself needs, and a KIM-Bot update makes one or two calls. This one builds the
-whole request in memory (form-encoded, or multipart for uploads) and sends it on a pooled
+whole request in memory (a JSON body, or multipart for uploads) and sends it on a pooled
 keep-alive connection from `rawapi`. PTB keeps the rest: JSON parsing and the mapping of
 Telegram's answers to `RetryAfter`, `BadRequest`, `Forbidden` … (`BaseRequest.post`).
 
@@ -14,6 +14,7 @@ proxies are not supported here: `lean_request` falls back to `HTTPXRequest` behi
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -65,9 +66,11 @@ class LeanRequest(BaseRequest):
         if request_data is not None and uploads:
             content_type, body = _multipart(request_data)
             headers = [*headers, f"Content-Type: {content_type}"]
-        elif request_data is not None and request_data.parameters:
-            body = request_data.url_encoded_parameters().encode()
-            headers = [*headers, "Content-Type: application/x-www-form-urlencoded"]
+        elif request_data is not None and (parameters := request_data.parameters):
+            # One JSON body: a fraction of the CPU of form encoding (which quotes every byte
+            # of the text and JSON-encodes each keyboard on its own first).
+            body = json.dumps(parameters, ensure_ascii=False, separators=(",", ":")).encode()
+            headers = [*headers, "Content-Type: application/json"]
         if write_timeout is _DEFAULT:
             write_timeout = self._media_write_timeout if uploads else self._write_timeout
         try:

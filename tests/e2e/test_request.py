@@ -23,6 +23,11 @@ def ask_document(index: int) -> str:
     return text("req.ask_document", item=item, index=index, total=2)
 
 
+def then(first: str, second: str) -> str:
+    """An acknowledgement and the next question, sent as one message."""
+    return f"{first}\n\n{second}"
+
+
 def labels(user: FakeUser, message: SentMessage) -> list[str]:
     return [label for row in user.buttons(message) for label, _ in row]
 
@@ -46,19 +51,19 @@ async def test_the_request_conversation_from_service_to_receipt(kimbot: KimBot) 
     assert choose.text == text("req.choose_service")
     assert labels(wati, choose) == [SERVICE]
 
-    replies = await wati.click(SERVICE)
-    assert texts(replies)[-1] == text("req.ask_purpose", service=SERVICE)
+    await wati.click(SERVICE)
+    # The menu became the question, without its buttons.
+    assert choose.text == text("req.ask_purpose", service=SERVICE)
     assert not choose.has_inline_keyboard
 
     assert texts(await wati.send("Mohon peliputan kegiatan KIM.")) == [ask_document(1)]
     assert texts(await wati.send_photo()) == [
-        text("req.document_ok", item="Print Out Berita"), ask_document(2)]
-    ack, summary = await wati.send_document("surat_tugas.pdf", PDF, "application/pdf")
-    assert ack.text == text("req.document_ok", item="Surat Tugas")
-    assert summary.text == text(
+        then(text("req.document_ok", item="Print Out Berita"), ask_document(2))]
+    [summary] = await wati.send_document("surat_tugas.pdf", PDF, "application/pdf")
+    assert summary.text == then(text("req.document_ok", item="Surat Tugas"), text(
         "req.summary", service=SERVICE, name="Wati Susanti", group="KIM Sumber Makmur",
         purpose="Mohon peliputan kegiatan KIM.",
-        files="• Print Out Berita: foto.jpg\n• Surat Tugas: surat_tugas.pdf")
+        files="• Print Out Berita: foto.jpg\n• Surat Tugas: surat_tugas.pdf"))
     rows = wati.buttons(summary)
     assert [[label for label, _ in row] for row in rows] == [
         [text("button.send")],
@@ -107,11 +112,12 @@ async def test_wrong_files_and_texts_are_refused_where_they_do_not_fit(kimbot: K
     assert texts(await kimbot.send_raw_message(wati, audio=audio)) == [refused]
     voice = {"file_id": "voc1", "file_unique_id": "o1", "duration": 1}
     assert texts(await kimbot.send_raw_message(wati, voice=voice)) == [refused]
-    assert texts(await wati.send("ini suratnya")) == [text("error.expect_file"), ask_document(1)]
+    assert texts(await wati.send("ini suratnya")) == [
+        then(text("error.expect_file"), ask_document(1))]
 
     # Still the first document: a good one is taken as "Print Out Berita".
     assert texts(await wati.send_document("berita.pdf", PDF, "application/pdf")) == [
-        text("req.document_ok", item="Print Out Berita"), ask_document(2)]
+        then(text("req.document_ok", item="Print Out Berita"), ask_document(2))]
     # A typed message on the summary only points at the buttons.
     await wati.send_document("tugas.docx", b"PK\x03\x04", "application/vnd.openxmlformats-"
                              "officedocument.wordprocessingml.document")
@@ -132,7 +138,7 @@ async def test_summary_buttons_edit_replace_and_cancel(kimbot: KimBot) -> None:
     replies = await wati.click("Ganti berkas", message=summary)
     assert texts(replies)[-1] == ask_document(1)
     await wati.send_document("berita_baru.pdf", PDF, "application/pdf")
-    _, summary = await wati.send_document("tugas_baru.pdf", PDF, "application/pdf")
+    [summary] = await wati.send_document("tugas_baru.pdf", PDF, "application/pdf")
     assert "• Print Out Berita: berita_baru.pdf\n• Surat Tugas: tugas_baru.pdf" in (
         summary.text or "")
     assert "surat_tugas.pdf" not in (summary.text or "")
