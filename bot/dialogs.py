@@ -25,11 +25,3 @@ def set_dialog(
         dialog.data = dict(data)  # a new object, so SQLAlchemy sees the JSON change
     session.add(dialog)
     return dialog
-
-
-def clear_dialog(session: Session, user_id: int) -> bool:
-    dialog = session.get(Dialog, user_id)
-    if dialog is None:
-        return False
-    session.delete(dialog)
-    return True

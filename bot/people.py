@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from bot import clean
 from bot.clock import Clock, from_db, to_db
 from bot.errors import BadInput, NotAllowed
-from bot.models import ChannelAccount, Invitation, RoleBinding, User
+from bot.models import ChannelAccount, Dialog, Invitation, RoleBinding, User
 from bot.roles import ROLES, canonical_role
 from bot.settings import LANGUAGES, TELEGRAM, WHATSAPP, account_key
 
@@ -58,8 +58,11 @@ class SenderLike(Protocol):
 SEEN_EVERY = timedelta(minutes=5)
 
 
-# Built once: building this statement cost more than running it, on every update.
-_ACCOUNT = (select(ChannelAccount, User).join(User, col(User.id) == col(ChannelAccount.user_id))
+# Built once: building this statement cost more than running it, on every update. The
+# person's dialog comes along (every update reads it: one statement instead of two).
+_ACCOUNT = (select(ChannelAccount, User, Dialog)
+            .join(User, col(User.id) == col(ChannelAccount.user_id))
+            .outerjoin(Dialog, col(Dialog.user_id) == col(User.id))
             .where(ChannelAccount.channel == bindparam("channel"))
             .where(ChannelAccount.account_id == bindparam("account")))
 
@@ -75,7 +78,25 @@ def ensure_user(
     display_name: str = "",
     client_language: str | None = None,
 ) -> User:
-    """Find or create the person behind an incoming message, through their channel account.
+    """Find or create the person behind an incoming message (see `arrive`)."""
+    return arrive(session, clock, sender, channel=channel, external_id=external_id,
+                  chat_id=chat_id, display_name=display_name,
+                  client_language=client_language)[0]
+
+
+def arrive(
+    session: Session,
+    clock: Clock,
+    sender: SenderLike | None = None,
+    *,
+    channel: str = "",
+    external_id: str = "",
+    chat_id: str = "",
+    display_name: str = "",
+    client_language: str | None = None,
+) -> tuple[User, Dialog | None]:
+    """Find or create the person behind an incoming message, through their channel account;
+    with their guided conversation, if they are in one.
 
     The account written from becomes the person's preferred one (User.channel, external_id,
     chat_id): the bot notifies people on the channel they used last. Pass either a Sender
@@ -86,11 +107,12 @@ def ensure_user(
         display_name, client_language = sender.display_name, sender.client_language
     now = to_db(clock.now())
     found = session.exec(_ACCOUNT, params={"channel": channel, "account": external_id}).first()
+    dialog: Dialog | None = None
     if found is None:
         user, account = _first_contact(session, now, channel, external_id, chat_id,
                                        display_name, client_language)
     else:
-        account, user = found
+        account, user, dialog = found
     _seen(session, account, chat_id, now)
     changed = (user.channel, user.external_id, user.chat_id, user.display_name,
                user.client_language) != (channel, external_id, chat_id, display_name[:128],
@@ -99,7 +121,7 @@ def ensure_user(
         user.channel, user.external_id, user.chat_id = channel, external_id, chat_id
         user.display_name, user.client_language = display_name[:128], client_language
         session.add(user)
-    return user
+    return user, dialog
 
 
 def _seen(session: Session, account: ChannelAccount, chat_id: str, now: datetime) -> None:

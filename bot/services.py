@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from bot.admin import (
@@ -38,7 +38,8 @@ class Services:
     # Set by the channels' senders and the SLA scheduler: woken after a commit that wrote
     # an outbox row or moved a deadline. Several channels may each add a waker.
     outbox_wakers: list[Callable[[], None]] = field(default_factory=list)
-    sla_wakers: list[Callable[[], None]] = field(default_factory=list)
+    # Each is told the earliest deadline an update set (None: look in the database).
+    sla_wakers: list[Callable[[datetime | None], None]] = field(default_factory=list)
     # Set by a channel adapter: how an invitation code becomes a link on that channel
     # (Telegram: https://t.me/<bot>?start=CODE). Without one, the link is the bare code.
     invite_links: dict[str, Callable[[str], str]] = field(default_factory=dict)
@@ -64,9 +65,9 @@ class Services:
         for wake in list(self.outbox_wakers):
             wake()
 
-    def kick_sla(self) -> None:
+    def kick_sla(self, earliest: datetime | None = None) -> None:
         for wake in list(self.sla_wakers):
-            wake()
+            wake(earliest)
 
 
 def build_services(settings: Settings, clock: Clock | None = None, *,

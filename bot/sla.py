@@ -29,7 +29,7 @@ from bot.roles import SUPERVISOR
 from bot.sop import SopRegistry, Step
 
 REMINDED, OVERDUE, ESCALATED = 1, 2, 3
-DEADLINES_CHANGED = "kimbot.deadlines_changed"  # session.info flag: re-arm the scheduler
+DEADLINES_CHANGED = "kimbot.deadlines_changed"  # session.info: the earliest new deadline
 # `status || ''` selects exactly the rows `status == 'open'` does (status is NOT NULL), but no
 # index can serve it: SQLite's planner (no statistics) would otherwise read every open case
 # through ix_case_status and sort them, instead of walking ix_case_sla_next_at in order and
@@ -57,6 +57,16 @@ class SlaRun:
     by_recipient: dict[int, int] = field(default_factory=dict)
 
 
+def _note_deadline(session: Session, case: Case) -> None:
+    """Remember the earliest deadline this transaction set, for the watcher's re-arm."""
+    if case.sla_next_at is None:
+        return
+    when = from_db(case.sla_next_at)
+    known = session.info.get(DEADLINES_CHANGED)
+    if known is None or when < known:
+        session.info[DEADLINES_CHANGED] = when
+
+
 class Sla:
     def __init__(self, registry: SopRegistry, clock: Clock, policy: SlaPolicy | None = None,
                  admins: Mapping[str, Sequence[str]] | None = None):
@@ -73,17 +83,16 @@ class Sla:
 
     def enter(self, session: Session, case: Case, step: Step) -> None:
         """Start the step's clock (a fresh standard) and open its visit record."""
-        session.info[DEADLINES_CHANGED] = True
         now = self.clock.now()
         cal = self.calendar(case.office)
         due = cal.add(now, step.waktu)
         standard = cal.elapsed(now, due)
         self._arm(case, cal, now, due, standard, consumed=timedelta(0), stage=0)
+        _note_deadline(session, case)
         self._open_visit(session, case, step, now, due, standard)
 
     def resume(self, session: Session, case: Case, step: Step) -> None:
         """The member answered: the step's clock goes on with the office time it had left."""
-        session.info[DEADLINES_CHANGED] = True
         now = self.clock.now()
         cal = self.calendar(case.office)
         visit = self._last_visit(session, case)
@@ -94,11 +103,12 @@ class Sla:
         consumed = standard - remaining
         case.paused_remaining_s = None
         self._arm(case, cal, now, due, standard, consumed=consumed, stage=case.sla_stage)
+        _note_deadline(session, case)
         self._open_visit(session, case, step, now, due, standard)
 
     def leave(self, session: Session, case: Case, outcome: str) -> None:
         """Stop the clock: close the visit with the office time it really took."""
-        session.info[DEADLINES_CHANGED] = True
+        # (A deadline that goes needs no earlier wake-up: a run that finds nothing re-arms.)
         now = self.clock.now()
         visit = self._open_visit_of(session, case)
         if visit is not None:

@@ -52,9 +52,13 @@ class SlaWatcher:
             self._scheduler.shutdown(wait=False)
         self._scheduler, self._job, self._armed_for = None, None, None
 
-    def arm(self) -> None:
-        """(Re)schedule the single job for the earliest deadline in the database."""
+    def arm(self, earliest: datetime | None = None) -> None:
+        """(Re)schedule the single job for the earliest deadline in the database;
+        `earliest`: a new deadline an update set (no need to look when we wake before it)."""
         if self._scheduler is None:
+            return
+        if earliest is not None and self._job is not None and self._armed_for is not None \
+                and self._armed_for <= earliest:
             return
         with self.svc.db.session() as session:
             upcoming = self.svc.workflow.sla.next_at(session)

@@ -25,7 +25,7 @@ from bot.dedupe import first_time, lock_person
 from bot.errors import KimError, Stale
 from bot.faults import crash_point
 from bot.outbox import OUTBOX_WRITTEN
-from bot.people import ensure_user, language_of
+from bot.people import arrive, language_of
 from bot.services import Services
 from bot.sla import DEADLINES_CHANGED
 
@@ -80,7 +80,7 @@ class Conversations:
             crash_point("update.after_guard")  # the crash test's kill -9 (bot/faults.py)
             # One lookup serves both: the person, and whether an admin deactivated them
             # (admins are never stopped).
-            user = ensure_user(session, svc.clock, sender)
+            user, dialog = arrive(session, svc.clock, sender)
             if not user.active and not svc.is_admin(sender.account):
                 lang = language_of(user, svc.settings.default_language)
                 log.info("refused an update from deactivated user %s", user.id)
@@ -89,16 +89,17 @@ class Conversations:
                     say(text) if sender.private else Outcome())
             t = Turn(svc, session, user, language_of(user, svc.settings.default_language),
                      sender)
+            t.knows_dialog(dialog)
             outcome = self._dispatch(t, inbound)
             crash_point("update.before_commit")
             # Most updates neither queue a notification nor move a deadline: wake the
             # senders and re-arm the SLA watcher only when this one did.
             wrote_outbox = bool(session.info.get(OUTBOX_WRITTEN))
-            moved_deadline = bool(session.info.get(DEADLINES_CHANGED))
+            deadline = session.info.get(DEADLINES_CHANGED)
         if wrote_outbox:
             svc.kick_outbox()
-        if moved_deadline:
-            svc.kick_sla()
+        if deadline is not None:
+            svc.kick_sla(deadline)
         return outcome
 
     def _dispatch(self, t: Turn, inbound: Inbound) -> Outcome:

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from bot.admin import AdminScope
 from bot.conversations.dialog import D, DialogData, State, dump, load
 from bot.conversations.events import Sender
-from bot.dialogs import clear_dialog, get_dialog, set_dialog
+from bot.dialogs import get_dialog, set_dialog
 from bot.models import Dialog, User
 from bot.services import Services
 
@@ -56,6 +56,10 @@ class Turn:
             self._dialog, self._dialog_read = get_dialog(self.session, self.user_id), True
         return self._dialog
 
+    def knows_dialog(self, dialog: Dialog | None) -> None:
+        """The dialog as read with the person (`bot.people.arrive`)."""
+        self._dialog, self._dialog_read = dialog, True
+
     def forget_dialog(self) -> None:
         """Read the dialog again next time (after a rollback to a savepoint)."""
         self._dialog, self._dialog_read = None, False
@@ -82,5 +86,8 @@ class Turn:
 
     def end(self) -> bool:
         """Leave any dialog; True when there was one."""
-        self._dialog, self._dialog_read = None, True
-        return clear_dialog(self.session, self.user_id)
+        dialog, self._dialog, self._dialog_read = self.dialog(), None, True
+        if dialog is None:
+            return False
+        self.session.delete(dialog)
+        return True
