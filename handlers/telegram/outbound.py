@@ -8,20 +8,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
-from telegram import (
-    Bot,
-    CallbackQuery,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    InputFile,
-    KeyboardButton,
-    ReplyKeyboardMarkup,
-    ReplyKeyboardRemove,
-)
-from telegram import (
-    Message as TgMessage,
-)
+from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
+from telegram import Message as TgMessage
 from telegram.error import BadRequest
 
 from bot.conversations.output import (
@@ -35,10 +25,11 @@ from bot.conversations.output import (
 )
 from bot.services import Services
 from handlers.telegram import files
+from handlers.telegram.request import json_data
 
 log = logging.getLogger(__name__)
 
-Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
+JSONDict = dict[str, Any]
 
 
 def keyboard(rows: Buttons) -> InlineKeyboardMarkup | None:
@@ -48,52 +39,71 @@ def keyboard(rows: Buttons) -> InlineKeyboardMarkup | None:
                                   for b in row] for row in rows])
 
 
-def markup_of(message: Message) -> Markup | None:
+def markup_of(message: Message) -> JSONDict | None:
+    """The reply markup of a message, as the Bot API's JSON."""
     if message.buttons:
-        return keyboard(message.buttons)
+        return keyboard_json(message.buttons)
     if message.ask_phone:
-        return ReplyKeyboardMarkup([[KeyboardButton(message.ask_phone, request_contact=True)]],
-                                   resize_keyboard=True, one_time_keyboard=True)
+        return {"keyboard": [[{"text": message.ask_phone, "request_contact": True}]],
+                "resize_keyboard": True, "one_time_keyboard": True}
     if message.clear_keyboard:
-        return ReplyKeyboardRemove()
+        return {"remove_keyboard": True}
     return None
+
+
+def keyboard_json(rows: Buttons) -> JSONDict:
+    """Inline buttons as the Bot API's JSON ([] removes a message's buttons)."""
+    return {"inline_keyboard": [[{"text": b.label, "callback_data": b.intent.encode()}
+                                 for b in row] for row in rows]}
+
+
+async def call(bot: Bot, method: str, **params: Any) -> Any:
+    """One Bot API call for a reply, without PTB's objects: JSON in, JSON out.
+
+    Building PTB's objects for the parameters and parsing the answer into a `Message`
+    nobody reads cost about as much CPU as the HTTP exchange itself. PTB's request layer
+    stays (timeouts, and Telegram's errors as `BadRequest`, `RetryAfter` …)."""
+    return await bot.request.post(f"{bot.base_url}/{method}", json_data(
+        {k: v for k, v in params.items() if v is not None}))
 
 
 async def render(bot: Bot, svc: Services, chat_id: int | str, outcome: Outcome,
                  query: CallbackQuery | None = None) -> None:
     """Show `outcome` in `chat_id` (the chat the person wrote in)."""
     if query is not None:
-        await query.answer(outcome.answer or None, show_alert=bool(outcome.answer))
+        await call(bot, "answerCallbackQuery", callback_query_id=query.id,
+                   text=outcome.answer or None, show_alert=bool(outcome.answer) or None)
         if outcome.edit is not None:
-            await edit(query, outcome.edit)
+            await edit(bot, query, outcome.edit)
     for message in outcome.messages:
         await send(bot, svc, chat_id, message)
 
 
-async def edit(query: CallbackQuery, change: Edit) -> None:
+async def edit(bot: Bot, query: CallbackQuery, change: Edit) -> None:
     """Change the pressed message; an unchanged or too old message is left as it is."""
     message = query.message
-    markup = keyboard(change.buttons)
+    if message is None:
+        return  # not a message of ours (an inline query's): nothing to change
+    where = {"chat_id": message.chat.id, "message_id": message.message_id}
+    markup = keyboard_json(change.buttons) if change.buttons else None
+    shown = message if isinstance(message, TgMessage) else None
     with contextlib.suppress(BadRequest):  # "message is not modified", too old …
-        if change.append and isinstance(message, TgMessage):
-            if message.text is not None:
-                await query.edit_message_text(clip(f"{message.text}\n\n{change.append}"),
-                                              reply_markup=markup)
-            elif message.caption is not None:
-                await query.edit_message_caption(
-                    clip(f"{message.caption}\n\n{change.append}", CAPTION_LIMIT),
-                    reply_markup=markup)
-            else:
-                await query.edit_message_reply_markup(markup)
-        elif change.text is not None and isinstance(message, TgMessage) and (
-                message.text is None and message.caption is not None):
+        if change.append and shown is not None and shown.text is not None:
+            await call(bot, "editMessageText", text=clip(f"{shown.text}\n\n{change.append}"),
+                       reply_markup=markup, **where)
+        elif change.append and shown is not None and shown.caption is not None:
+            await call(bot, "editMessageCaption", reply_markup=markup, **where,
+                       caption=clip(f"{shown.caption}\n\n{change.append}", CAPTION_LIMIT))
+        elif change.text is not None and shown is not None and (
+                shown.text is None and shown.caption is not None):
             # A document or photo (a forged press may point at one): its caption changes.
-            await query.edit_message_caption(clip(change.text, CAPTION_LIMIT),
-                                             reply_markup=markup)
+            await call(bot, "editMessageCaption", caption=clip(change.text, CAPTION_LIMIT),
+                       reply_markup=markup, **where)
         elif change.text is not None:
-            await query.edit_message_text(clip(change.text), reply_markup=markup)
+            await call(bot, "editMessageText", text=clip(change.text), reply_markup=markup,
+                       **where)
         else:
-            await query.edit_message_reply_markup(markup)
+            await call(bot, "editMessageReplyMarkup", reply_markup=markup, **where)
 
 
 async def send(bot: Bot, svc: Services, chat_id: int | str, message: Message) -> None:
@@ -101,7 +111,8 @@ async def send(bot: Bot, svc: Services, chat_id: int | str, message: Message) ->
     for item in message.files:
         await send_file(bot, svc, chat_id, item)
     if message.text:
-        await bot.send_message(chat_id, clip(message.text), reply_markup=markup_of(message))
+        await call(bot, "sendMessage", chat_id=chat_id, text=clip(message.text),
+                   reply_markup=markup_of(message))
 
 
 async def send_file(bot: Bot, svc: Services, chat_id: int | str, item: OutFile) -> None:

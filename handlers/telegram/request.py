@@ -20,6 +20,7 @@ from typing import Any
 
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
+from telegram.request._requestparameter import RequestParameter
 
 from handlers.telegram.rawapi import NoAnswer, NotSent, Pool, http_request, origin_of, proxied
 
@@ -89,6 +90,14 @@ class LeanRequest(BaseRequest):
             if isinstance(exc.__cause__, TimeoutError):
                 raise TimedOut(f"Timed out waiting for the answer ({LOST})") from exc
             raise NetworkError(f"{LOST}: {exc}") from exc
+
+
+def json_data(parameters: dict[str, Any]) -> RequestData:
+    """Parameters that are JSON already (no files), as PTB's request layer takes them: what a
+    reply sends without PTB's objects (`handlers.telegram.outbound.call`)."""
+    # RequestParameter is what PTB builds for each parameter itself (its module is internal).
+    return RequestData([RequestParameter(name, value, None)
+                        for name, value in parameters.items()])
 
 
 def _multipart(data: RequestData) -> tuple[str, bytes]:

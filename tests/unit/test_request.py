@@ -14,6 +14,7 @@ from telegram.request import HTTPXRequest
 
 from fakebotapi import TINY_PNG, FakeBotApi
 from handlers.telegram.delivery import _classify
+from handlers.telegram.outbound import call
 from handlers.telegram.request import LeanRequest, lean_request
 
 TOKEN = "123:LEAN"
@@ -159,3 +160,23 @@ def test_behind_a_proxy_ptbs_own_request_is_used(monkeypatch: pytest.MonkeyPatch
     assert isinstance(lean_request("https://api.telegram.org/bot", 8), HTTPXRequest)
     monkeypatch.setenv("no_proxy", "api.telegram.org")
     assert isinstance(lean_request("https://api.telegram.org/bot", 8), LeanRequest)
+
+
+@pytest.mark.parametrize("request_kind", ["lean", "httpx"])
+async def test_a_reply_call_sends_plain_json_on_either_request_layer(
+        api: FakeBotApi, request_kind: str) -> None:
+    # HTTPXRequest is the fallback behind a proxy: the reply's parameters must reach Telegram
+    # the same way through it.
+    request = LeanRequest(2) if request_kind == "lean" else HTTPXRequest(2)
+    markup = {"inline_keyboard": [[{"text": "Kirim ✓", "callback_data": "r send ab12"}]]}
+    async with Bot(TOKEN, base_url=api.base_url, request=request) as the_bot:
+        sent = await call(the_bot, "sendMessage", chat_id=CHAT, text="Ringkasan — 2 berkas",
+                          reply_markup=markup, parse_mode=None)
+        with pytest.raises(BadRequest):
+            await call(the_bot, "editMessageText", chat_id=CHAT, message_id=999_999, text="x")
+
+    assert sent["text"] == "Ringkasan — 2 berkas"
+    [shown] = api.messages(CHAT)
+    assert shown.text == "Ringkasan — 2 berkas"
+    assert api.calls_of("sendMessage")[0].params["reply_markup"] == markup
+    assert "parse_mode" not in api.calls_of("sendMessage")[0].params  # None is left out
