@@ -3,16 +3,20 @@
 Invariant: an update's effects (dialog, case, outbox rows) and the mark that it was
 handled commit in one transaction. A crash before the commit leaves no trace, so the
 channel's redelivery is handled afresh; after it, a redelivery is recognised and skipped.
-A refused input (`KimError`) is answered in the person's language and rolled back to a
-savepoint: it changes nothing. Forged and stale button presses are answered here too.
+A refused input (`KimError`) is answered in the person's language and rolled back (to a
+savepoint, or wholly on SQLite): it changes nothing. Forged and stale button presses are
+answered here too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import replace
+
+from sqlmodel import Session
 
 from bot import clean, metrics
 from bot.conversations import later, longtext, router, words
@@ -21,6 +25,7 @@ from bot.conversations.intents import Cmd, Lang
 from bot.conversations.output import Outcome, alert, say
 from bot.conversations.table import Audience
 from bot.conversations.turn import Turn
+from bot.db import AFTER_COMMIT
 from bot.dedupe import first_time, lock_person
 from bot.errors import KimError, Stale
 from bot.faults import crash_point
@@ -70,27 +75,11 @@ class Conversations:
     def run(self, inbound: Inbound) -> Outcome | None:
         inbound = cleaned(inbound)
         svc = self.svc
-        sender = inbound.sender
         with svc.db.session() as session:
-            # Several processes may serve one database: one person's updates one at a time.
-            lock_person(session, sender.account)
-            if not first_time(session, svc.clock, inbound.key):
-                log.info("skipping replayed update %s", inbound.key)
-                return None
-            crash_point("update.after_guard")  # the crash test's kill -9 (bot/faults.py)
-            # One lookup serves both: the person, and whether an admin deactivated them
-            # (admins are never stopped).
-            user, dialog = arrive(session, svc.clock, sender)
-            if not user.active and not svc.is_admin(sender.account):
-                lang = language_of(user, svc.settings.default_language)
-                log.info("refused an update from deactivated user %s", user.id)
-                text = svc.tr.text(lang, "account.blocked")
-                return alert(text) if isinstance(inbound.event, Press) else (
-                    say(text) if sender.private else Outcome())
-            t = Turn(svc, session, user, language_of(user, svc.settings.default_language),
-                     sender)
-            t.knows_dialog(dialog)
-            outcome = self._dispatch(t, inbound)
+            entered = self._enter(session, inbound)
+            if not isinstance(entered, Turn):
+                return entered
+            outcome = self._act(entered, inbound)
             crash_point("update.before_commit")
             # Most updates neither queue a notification nor move a deadline: wake the
             # senders and re-arm the SLA watcher only when this one did.
@@ -102,11 +91,39 @@ class Conversations:
             svc.kick_sla(deadline)
         return outcome
 
-    def _dispatch(self, t: Turn, inbound: Inbound) -> Outcome:
+    def _enter(self, session: Session, inbound: Inbound) -> Turn | Outcome | None:
+        """The gate: the person's turn, or what to answer instead (None: a replay)."""
+        svc, sender = self.svc, inbound.sender
+        # Several processes may serve one database: one person's updates one at a time.
+        lock_person(session, sender.account)
+        if not first_time(session, svc.clock, inbound.key):
+            log.info("skipping replayed update %s", inbound.key)
+            return None
+        crash_point("update.after_guard")  # the crash test's kill -9 (bot/faults.py)
+        # One lookup serves all three: the person, their dialog, and whether an admin
+        # deactivated them (admins are never stopped).
+        user, dialog = arrive(session, svc.clock, sender)
+        if not user.active and not svc.is_admin(sender.account):
+            lang = language_of(user, svc.settings.default_language)
+            log.info("refused an update from deactivated user %s", user.id)
+            text = svc.tr.text(lang, "account.blocked")
+            return alert(text) if isinstance(inbound.event, Press) else (
+                say(text) if sender.private else Outcome())
+        t = Turn(svc, session, user, language_of(user, svc.settings.default_language), sender)
+        t.knows_dialog(dialog)
+        return t
+
+    def _act(self, t: Turn, inbound: Inbound) -> Outcome | None:
+        """Run the flow; a refused input (`KimError`) changes nothing and is answered.
+
+        On PostgreSQL a savepoint undoes a refused input: other processes wait on this
+        person's lock meanwhile. SQLite (one process) skips the savepoint's cost on every
+        update: a refusal rolls the whole transaction back and enters again, with nothing
+        able to run in between (no `await` here)."""
         event = inbound.event
+        savepoint = t.session.get_bind().dialect.name != "sqlite"
         try:
-            # A savepoint: a refused input leaves everything exactly as it was.
-            with t.session.begin_nested():
+            with t.session.begin_nested() if savepoint else contextlib.nullcontext():
                 # Channels without slash commands: a command typed as a word is one.
                 event = words.as_command(t, event) or event
                 if isinstance(event, Press):
@@ -115,14 +132,35 @@ class Conversations:
                     return self._command(t, event)
                 return router.on_message(t, event)
         except KimError as exc:
-            t.forget_dialog()  # the savepoint's rollback may have undone a change to it
-            text = t.t(exc.key, **exc.params)
-            if exc.key in longtext.TOO_LONG_KEYS and isinstance(event, Text):
-                longtext.note_refusal(t, event.text)
-            bound = t.ends_dialog_on_refusal or not isinstance(event, Command | Press)
-            if (isinstance(exc, Stale) or exc.key.startswith(_ENDS_DIALOG)) and bound:
-                t.end()  # the dialog's case moved on: its next message cannot succeed
-            return alert(text) if isinstance(event, Press) else say(text)
+            if savepoint:
+                t.forget_dialog()  # the rollback may have undone a change to it
+            else:
+                entered = self._start_over(t, inbound)
+                if not isinstance(entered, Turn):
+                    return entered
+                t = entered
+            return self._refused(t, event, exc)
+
+    def _start_over(self, t: Turn, inbound: Inbound) -> Turn | Outcome | None:
+        """Roll everything back and enter again (the refusal's own writes come next)."""
+        session, ends = t.session, t.ends_dialog_on_refusal
+        session.rollback()
+        for key in (OUTBOX_WRITTEN, DEADLINES_CHANGED, AFTER_COMMIT):
+            session.info.pop(key, None)  # nothing of it happened
+        entered = self._enter(session, inbound)
+        if isinstance(entered, Turn):
+            entered.ends_dialog_on_refusal = ends
+        return entered
+
+    def _refused(self, t: Turn, event: Event, exc: KimError) -> Outcome:
+        """Answer a refused input in the person's language; end a dialog it cannot go on."""
+        text = t.t(exc.key, **exc.params)
+        if exc.key in longtext.TOO_LONG_KEYS and isinstance(event, Text):
+            longtext.note_refusal(t, event.text)
+        bound = t.ends_dialog_on_refusal or not isinstance(event, Command | Press)
+        if (isinstance(exc, Stale) or exc.key.startswith(_ENDS_DIALOG)) and bound:
+            t.end()  # the dialog's case moved on: its next message cannot succeed
+        return alert(text) if isinstance(event, Press) else say(text)
 
     def _press(self, t: Turn, press: Press) -> Outcome:
         if press.intent is None:

@@ -36,7 +36,7 @@ from bot.delivery import (
 from bot.files import FileStore
 from bot.ratelimit import RateLimiter
 from bot.services import Services
-from handlers.telegram.outbound import keyboard
+from handlers.telegram.outbound import call, keyboard, keyboard_json
 from handlers.telegram.rawapi import Answer, Connection, NoAnswer, NotSent, RawBotApi
 from handlers.telegram.request import LOST
 
@@ -118,11 +118,15 @@ class TelegramChannel:
         if commit is not None:
             await commit(None)
         try:
+            if not isinstance(media, InputFile):
+                # A text, or a file Telegram has (by file_id): plain JSON, no PTB objects.
+                method, params = self._params(chat_id, message)
+                result = await call(self.bot, method, **params)
+                return Sent(int(result["message_id"]), "")
             sent = await self._send_ptb(chat_id, message, item, media)
         except TelegramError as exc:
             raise _classify(exc) from exc
-        uploaded = isinstance(media, InputFile)
-        return Sent(sent.message_id, _file_id(sent) if uploaded else "")
+        return Sent(sent.message_id, _file_id(sent))
 
     async def _media(self, item: OutFile) -> str | InputFile:
         """The file_id to reuse, else the stored bytes to upload."""
@@ -134,10 +138,10 @@ class TelegramChannel:
         return InputFile(data, filename=item.name or None)
 
     async def _send_ptb(self, chat_id: str, message: Message, item: OutFile | None,
-                        media: str | InputFile | None) -> TgMessage:
+                        media: InputFile) -> TgMessage:
+        """An upload: PTB builds the multipart request and reads back the new file_id."""
         markup = keyboard(message.buttons)
-        if item is None or media is None:
-            return await self.bot.send_message(chat_id, clip(message.text), reply_markup=markup)
+        assert item is not None
         caption = clip(item.caption, CAPTION_LIMIT) if item.caption else None
         if item.kind == "photo":
             return await self.bot.send_photo(chat_id, media, caption=caption,
@@ -162,9 +166,8 @@ class TelegramChannel:
     def _params(chat_id: str, message: Message) -> tuple[str, dict[str, Any]]:
         chat: int | str = int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
         params: dict[str, Any] = {"chat_id": chat}
-        markup = keyboard(message.buttons)
-        if markup is not None:
-            params["reply_markup"] = markup.to_dict()
+        if message.buttons:
+            params["reply_markup"] = keyboard_json(message.buttons)
         if not message.files:
             return "sendMessage", {**params, "text": clip(message.text)}
         item = message.files[0]
