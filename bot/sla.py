@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, bindparam, func, or_
 from sqlmodel import Session, col, select
 
 from bot import metrics
@@ -55,6 +55,15 @@ class SlaRun:
     escalations: int = 0
     messages: int = 0
     by_recipient: dict[int, int] = field(default_factory=dict)
+
+
+# Built once (it runs for every task announced and every /status line).
+_ACTING = (select(ActingOfficial.role, ActingOfficial.user_id)
+           .where(ActingOfficial.office == bindparam("office"))
+           .where(ActingOfficial.starts_at <= bindparam("at"))
+           .where(ActingOfficial.ends_at > bindparam("at"))
+           .where(col(ActingOfficial.revoked_at).is_(None))
+           .order_by(col(ActingOfficial.id)))
 
 
 def _note_deadline(session: Session, case: Case) -> None:
@@ -188,34 +197,29 @@ class Sla:
         """People who should act for these roles now: the Plt where one is named."""
         at = at or self.clock.now()
         acting = self.acting(session, office, at)
-        users: dict[int, User] = {}
-        for role in roles:
-            if role in acting:
-                ids = acting[role]
-            else:
-                ids = list(session.exec(
-                    select(RoleBinding.user_id).where(RoleBinding.office == office)
-                    .where(RoleBinding.role == role)
-                    .where(RoleBinding.active == True)  # noqa: E712
-                ))
-            for user_id in ids:
-                user = session.get(User, user_id)
-                if user is not None and user.active and user.id is not None:
-                    users.setdefault(user.id, user)
-        return [users[k] for k in sorted(users)]
+        ids = {i for role in roles for i in acting.get(role, ())}
+        bound = [role for role in roles if role not in acting]
+        # One statement for the people, whether named as Plt or bound to a role.
+        who: ColumnElement[bool] | None = col(User.id).in_(ids) if ids else None
+        if bound:
+            by_role = col(User.id).in_(
+                select(RoleBinding.user_id).where(RoleBinding.office == office)
+                .where(col(RoleBinding.role).in_(bound))
+                .where(RoleBinding.active == True))  # noqa: E712
+            who = by_role if who is None else or_(who, by_role)
+        if who is None:
+            return []
+        users = session.exec(select(User).where(who).where(User.active == True)  # noqa: E712
+                             .order_by(col(User.id)))
+        return [u for u in users if u.id is not None]
 
     @staticmethod
     def acting(session: Session, office: str, at: datetime) -> dict[str, list[int]]:
         """Role → Plt user ids active at `at` in the office."""
-        rows = session.exec(
-            select(ActingOfficial).where(ActingOfficial.office == office)
-            .where(ActingOfficial.starts_at <= to_db(at))
-            .where(ActingOfficial.ends_at > to_db(at))
-            .where(col(ActingOfficial.revoked_at).is_(None))
-        )
+        rows = session.connection().execute(_ACTING, {"office": office, "at": to_db(at)})
         out: dict[str, list[int]] = defaultdict(list)
-        for row in rows:
-            out[row.role].append(row.user_id)
+        for role, user_id in rows:
+            out[role].append(user_id)
         return dict(out)
 
     # -- the watcher ---------------------------------------------------------------------
