@@ -129,10 +129,22 @@ class Child:
         return "\n".join(text.splitlines()[-lines:])
 
     def errors(self) -> list[str]:
+        """Error lines of the log; a traceback whole, with the exception it ends in."""
         if not self.log_path.exists():
             return []
-        return [line for line in self.log_path.read_text(errors="replace").splitlines()
-                if "ERROR" in line or "Traceback" in line]
+        found: list[str] = []
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        for n, line in enumerate(lines):
+            if "Traceback" in line:
+                block = [line]
+                for more in lines[n + 1:]:
+                    block.append(more)
+                    if more and not more[0].isspace():
+                        break  # the exception line ends the traceback
+                found.append("\n".join(block))
+            elif "ERROR" in line:
+                found.append(line)
+        return found
 
 
 # ======================================================================== the server side
