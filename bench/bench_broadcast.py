@@ -129,14 +129,15 @@ class Child:
         return "\n".join(text.splitlines()[-lines:])
 
     def errors(self) -> list[str]:
-        """Error lines of the log; a traceback whole, with the exception it ends in."""
+        """Error lines of the log; a traceback whole: the record that logged it (any level)
+        down to the exception it ends in."""
         if not self.log_path.exists():
             return []
         found: list[str] = []
         lines = self.log_path.read_text(errors="replace").splitlines()
         for n, line in enumerate(lines):
             if "Traceback" in line:
-                block = [line]
+                block = lines[max(0, n - 1):n + 1]
                 for more in lines[n + 1:]:
                     block.append(more)
                     if more and not more[0].isspace():

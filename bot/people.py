@@ -78,33 +78,27 @@ def ensure_user(
     display_name: str = "",
     client_language: str | None = None,
 ) -> User:
-    """Find or create the person behind an incoming message (see `arrive`)."""
-    return arrive(session, clock, sender, channel=channel, external_id=external_id,
-                  chat_id=chat_id, display_name=display_name,
-                  client_language=client_language)[0]
-
-
-def arrive(
-    session: Session,
-    clock: Clock,
-    sender: SenderLike | None = None,
-    *,
-    channel: str = "",
-    external_id: str = "",
-    chat_id: str = "",
-    display_name: str = "",
-    client_language: str | None = None,
-) -> tuple[User, Dialog | None]:
-    """Find or create the person behind an incoming message, through their channel account;
-    with their guided conversation, if they are in one.
+    """Find or create the person behind an incoming message, through their channel account.
 
     The account written from becomes the person's preferred one (User.channel, external_id,
     chat_id): the bot notifies people on the channel they used last. Pass either a Sender
     or the keywords.
     """
     if sender is not None:
-        channel, external_id, chat_id = sender.channel, sender.account_id, sender.chat_id
-        display_name, client_language = sender.display_name, sender.client_language
+        return arrive(session, clock, sender)[0]
+    return _arrive(session, clock, channel, external_id, chat_id, display_name,
+                   client_language)[0]
+
+
+def arrive(session: Session, clock: Clock, sender: SenderLike) -> tuple[User, Dialog | None]:
+    """`ensure_user` for an update: the person, and their guided conversation if they are in
+    one (read in the same statement)."""
+    return _arrive(session, clock, sender.channel, sender.account_id, sender.chat_id,
+                   sender.display_name, sender.client_language)
+
+
+def _arrive(session: Session, clock: Clock, channel: str, external_id: str, chat_id: str,
+            display_name: str, client_language: str | None) -> tuple[User, Dialog | None]:
     now = to_db(clock.now())
     found = session.exec(_ACCOUNT, params={"channel": channel, "account": external_id}).first()
     dialog: Dialog | None = None
