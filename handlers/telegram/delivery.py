@@ -118,12 +118,12 @@ class TelegramChannel:
         if commit is not None:
             await commit(None)
         try:
-            if not isinstance(media, InputFile):
+            if item is None or not isinstance(media, InputFile):
                 # A text, or a file Telegram has (by file_id): plain JSON, no PTB objects.
                 method, params = self._params(chat_id, message)
                 result = await call(self.bot, method, **params)
                 return Sent(int(result["message_id"]), "")
-            sent = await self._send_ptb(chat_id, message, item, media)
+            sent = await self._upload(chat_id, message, item, media)
         except TelegramError as exc:
             raise _classify(exc) from exc
         return Sent(sent.message_id, _file_id(sent))
@@ -137,11 +137,10 @@ class TelegramChannel:
         data = await asyncio.to_thread(self.files.get, item.blob)
         return InputFile(data, filename=item.name or None)
 
-    async def _send_ptb(self, chat_id: str, message: Message, item: OutFile | None,
-                        media: InputFile) -> TgMessage:
+    async def _upload(self, chat_id: str, message: Message, item: OutFile,
+                      media: InputFile) -> TgMessage:
         """An upload: PTB builds the multipart request and reads back the new file_id."""
         markup = keyboard(message.buttons)
-        assert item is not None
         caption = clip(item.caption, CAPTION_LIMIT) if item.caption else None
         if item.kind == "photo":
             return await self.bot.send_photo(chat_id, media, caption=caption,

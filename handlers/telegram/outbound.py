@@ -80,7 +80,8 @@ async def render(bot: Bot, svc: Services, chat_id: int | str, outcome: Outcome,
 
 
 async def edit(bot: Bot, query: CallbackQuery, change: Edit) -> None:
-    """Change the pressed message; an unchanged or too old message is left as it is."""
+    """Change the pressed message; an unchanged or too old message is left as it is, but a
+    new text that cannot replace it is sent as a new message."""
     message = query.message
     if message is None:
         return  # not a message of ours (an inline query's): nothing to change
@@ -100,8 +101,16 @@ async def edit(bot: Bot, query: CallbackQuery, change: Edit) -> None:
             await call(bot, "editMessageCaption", caption=clip(change.text, CAPTION_LIMIT),
                        reply_markup=markup, **where)
         elif change.text is not None:
-            await call(bot, "editMessageText", text=clip(change.text), reply_markup=markup,
-                       **where)
+            try:
+                await call(bot, "editMessageText", text=clip(change.text), reply_markup=markup,
+                           **where)
+            except BadRequest as exc:
+                if "not modified" in exc.message:
+                    return
+                # It cannot be changed (deleted, too old): the new text may be the question
+                # the person must answer next, so it comes as a new message.
+                await call(bot, "sendMessage", chat_id=message.chat.id, text=clip(change.text),
+                           reply_markup=markup)
         else:
             await call(bot, "editMessageReplyMarkup", reply_markup=markup, **where)
 

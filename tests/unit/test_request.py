@@ -5,16 +5,26 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
+from telegram import (
+    Bot,
+    CallbackQuery,
+    Chat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    User,
+)
+from telegram import Message as TgMessage
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from telegram.request import HTTPXRequest
 
+from bot.conversations.output import Edit
 from fakebotapi import TINY_PNG, FakeBotApi
 from handlers.telegram.delivery import _classify
-from handlers.telegram.outbound import call
+from handlers.telegram.outbound import call, edit
 from handlers.telegram.request import LeanRequest, lean_request
 
 TOKEN = "123:LEAN"
@@ -180,3 +190,22 @@ async def test_a_reply_call_sends_plain_json_on_either_request_layer(
     assert shown.text == "Ringkasan — 2 berkas"
     assert api.calls_of("sendMessage")[0].params["reply_markup"] == markup
     assert "parse_mode" not in api.calls_of("sendMessage")[0].params  # None is left out
+
+
+def _press_on(message_id: int, text: str) -> CallbackQuery:
+    chat = Chat(CHAT, "private")
+    person = User(CHAT, "Wati", is_bot=False)
+    message = TgMessage(message_id, datetime.now(UTC), chat, text=text, from_user=person)
+    return CallbackQuery("q1", person, "ci", message=message, data="s lmj-layanan-kim")
+
+
+async def test_an_edit_that_cannot_be_made_comes_as_a_new_message(
+        api: FakeBotApi, bot: Bot) -> None:
+    # The service menu becomes the purpose question by an edit; when the menu is gone
+    # (deleted, too old), the question must still reach the person.
+    menu = await bot.send_message(CHAT, "Pilih layanan:")
+    await edit(bot, _press_on(menu.message_id, "Pilih layanan:"), Edit(text="Tulis maksud"))
+    await edit(bot, _press_on(999_999, "Pilih layanan:"), Edit(text="Tulis maksud lagi"))
+    await edit(bot, _press_on(menu.message_id, "Tulis maksud"), Edit(text="Tulis maksud"))
+
+    assert [m.text for m in api.messages(CHAT)] == ["Tulis maksud", "Tulis maksud lagi"]
